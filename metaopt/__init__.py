@@ -1,0 +1,31 @@
+"""metaopt: tune meta-learners with Optuna and MLflow, learn hyperparameters by gradient.
+
+Importing this package is cheap: torch-heavy modules load on first use of the names below.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Task": "metaopt.tasks.base",
+    "get_benchmark": "metaopt.tasks.benchmarks",
+    "available_benchmarks": "metaopt.tasks.benchmarks",
+    "get_learner": "metaopt.algorithms",
+    "available_learners": "metaopt.algorithms",
+    "MetaLearner": "metaopt.algorithms",
+    "MetaTrainer": "metaopt.trainer",
+    "TrainConfig": "metaopt.trainer",
+    "ConfigError": "metaopt.errors",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'metaopt' has no attribute {name!r}")

@@ -1,0 +1,139 @@
+"""Benchmarks by name: where tasks come from, their splits and the model that suits them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from metaopt.errors import ConfigError
+from metaopt.tasks.base import ClassDataset, ClassSplits, TaskSource
+from metaopt.typing import Split, TaskKind
+
+__all__ = ["Benchmark", "get_benchmark", "available_benchmarks", "BENCHMARK_HELP"]
+
+
+@dataclass
+class Benchmark:
+    """A named task family. ``sources`` builds one task source per split."""
+
+    name: str
+    kind: TaskKind
+    description: str
+    default_ways: int | None
+    default_shots: int
+    default_queries: int
+    _load: Callable[[], tuple[ClassDataset, ClassSplits]] | None = None
+    _cache: tuple[ClassDataset, ClassSplits] | None = field(default=None, repr=False)
+
+    def data(self) -> tuple[ClassDataset, ClassSplits]:
+        if self._load is None:
+            raise ConfigError(f"benchmark {self.name!r} is not an image-class benchmark")
+        if self._cache is None:
+            self._cache = self._load()
+        return self._cache
+
+    def input_shape(self) -> tuple[int, ...]:
+        if self.kind == "regression":
+            return (1,)
+        return self.data()[0].image_shape
+
+    def sources(self, *, ways: int | None, shots: int, queries: int) -> dict[Split, TaskSource]:
+        if self.kind == "regression":
+            from metaopt.tasks.sinusoid import SinusoidTasks
+
+            for name, value in (("shots", shots), ("queries", queries)):
+                if value < 1:
+                    raise ConfigError(f"{name} must be a positive integer, got {value}")
+            src = SinusoidTasks(shots, queries)
+            return {"train": src, "val": src, "test": src}
+        from metaopt.tasks.episodes import EpisodeSampler
+
+        if ways is None:
+            raise ConfigError(f"benchmark {self.name!r} needs --ways")
+        dataset, splits = self.data()
+        return {
+            split: EpisodeSampler(dataset, splits.classes(split), ways=ways, shots=shots, queries=queries)
+            for split in ("train", "val", "test")
+        }
+
+
+def _sinusoid() -> Benchmark:
+    return Benchmark("sinusoid", "regression", "sinusoid regression (Finn et al. 2017)", None, 10, 10)
+
+
+def _glyphs(data_root: str | None) -> Benchmark:
+    def load() -> tuple[ClassDataset, ClassSplits]:
+        from metaopt.tasks.glyphs import glyph_splits, load_glyphs
+
+        ds = load_glyphs(cache_dir=data_root)
+        return ds, glyph_splits(ds)
+
+    return Benchmark(
+        "glyphs", "classification", "Omniglot-style letters rendered from Noto fonts, 28x28", 5, 1, 15, load
+    )
+
+
+def _fashion_mnist(data_root: str | None) -> Benchmark:
+    def load() -> tuple[ClassDataset, ClassSplits]:
+        from metaopt.tasks.fashion_mnist import fashion_mnist_splits, load_fashion_mnist
+
+        ds = load_fashion_mnist(data_root)
+        return ds, fashion_mnist_splits(ds)
+
+    return Benchmark(
+        "fashion-mnist", "classification", "Fashion-MNIST from Debian's dataset-fashion-mnist (small sanity set)",
+        3, 1, 15, load,
+    )
+
+
+def _omniglot(data_root: str | None) -> Benchmark:
+    def load() -> tuple[ClassDataset, ClassSplits]:
+        from metaopt.tasks.omniglot import load_omniglot_folder, omniglot_splits
+
+        if data_root is None:
+            raise ConfigError("benchmark 'omniglot' needs --data-root pointing at a torchvision-layout Omniglot folder")
+        ds = load_omniglot_folder(data_root)
+        return ds, omniglot_splits(ds)
+
+    return Benchmark("omniglot", "classification", "real Omniglot from a torchvision-layout folder", 5, 1, 15, load)
+
+
+def _huggingface(dataset_name: str, data_root: str | None) -> Benchmark:
+    def load() -> tuple[ClassDataset, ClassSplits]:
+        from metaopt.tasks.episodes import split_classes
+        from metaopt.tasks.hf_images import load_hf_image_dataset
+
+        ds = load_hf_image_dataset(dataset_name, cache_dir=data_root)
+        return ds, split_classes(ds.num_classes, (0.64, 0.16, 0.20), seed=0)
+
+    return Benchmark(
+        f"hf:{dataset_name}", "classification", f"Hugging Face image dataset {dataset_name}", 5, 1, 15, load
+    )
+
+
+BENCHMARK_HELP = {
+    "sinusoid": "sinusoid regression (Finn et al. 2017): amplitude 0.1-5, phase 0-pi, x in [-5, 5]",
+    "glyphs": "Omniglot-style letters rendered from Debian's Noto fonts, split by alphabet (offline)",
+    "fashion-mnist": "Fashion-MNIST from Debian's dataset-fashion-mnist, a small sanity set",
+    "omniglot": "real Omniglot in torchvision's folder layout (needs --data-root)",
+    "hf:NAME": "any Hugging Face image-classification dataset by name (needs the 'hf' extra and internet)",
+}
+
+
+def available_benchmarks() -> list[str]:
+    return list(BENCHMARK_HELP)
+
+
+def get_benchmark(name: str, *, data_root: str | None = None) -> Benchmark:
+    """Look up a benchmark by name; unknown names raise a one-line ConfigError."""
+    if name == "sinusoid":
+        return _sinusoid()
+    if name == "glyphs":
+        return _glyphs(data_root)
+    if name == "fashion-mnist":
+        return _fashion_mnist(data_root)
+    if name == "omniglot":
+        return _omniglot(data_root)
+    if name.startswith("hf:") and len(name) > 3:
+        return _huggingface(name[3:], data_root)
+    raise ConfigError(f"unknown benchmark {name!r}; choose from {', '.join(available_benchmarks())}")
