@@ -1,0 +1,39 @@
+"""The algorithm suite. Importing this package registers every learner by name."""
+
+from metaopt.algorithms.base import (
+    LearnerConfig,
+    MetaLearner,
+    available_learners,
+    build_config,
+    get_learner,
+    register,
+    task_loss,
+    task_metric,
+)
+from metaopt.algorithms.anil import ANIL
+from metaopt.algorithms.maml import FOMAML, MAML, maml_update
+from metaopt.algorithms.mamlpp import MAMLPlusPlus
+from metaopt.algorithms.metacurvature import MetaCurvature
+from metaopt.algorithms.metasgd import MetaSGD
+from metaopt.algorithms.reptile import Reptile
+from metaopt.algorithms.taml import TAML
+
+__all__ = [
+    "LearnerConfig",
+    "MetaLearner",
+    "available_learners",
+    "build_config",
+    "get_learner",
+    "register",
+    "task_loss",
+    "task_metric",
+    "MAML",
+    "FOMAML",
+    "ANIL",
+    "MetaSGD",
+    "MAMLPlusPlus",
+    "MetaCurvature",
+    "Reptile",
+    "TAML",
+    "maml_update",
+]

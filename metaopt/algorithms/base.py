@@ -1,0 +1,155 @@
+"""The meta-learner protocol and the registry every algorithm joins by name."""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar, TypeVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from metaopt.errors import ConfigError
+from metaopt.tasks.base import Task
+from metaopt.typing import TaskKind
+
+__all__ = [
+    "LearnerConfig",
+    "MetaLearner",
+    "register",
+    "get_learner",
+    "available_learners",
+    "build_config",
+    "task_loss",
+    "task_metric",
+]
+
+
+@dataclasses.dataclass
+class LearnerConfig:
+    """Hyperparameters of one algorithm. Subclasses add fields and extend ``validate``."""
+
+    def validate(self) -> None:
+        """Raise ConfigError naming the first bad value."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def task_loss(kind: TaskKind, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy for classification, mean squared error for regression."""
+    if kind == "classification":
+        return F.cross_entropy(prediction, target)
+    return F.mse_loss(prediction, target)
+
+
+def task_metric(kind: TaskKind, prediction: torch.Tensor, target: torch.Tensor) -> float:
+    """Accuracy (higher is better) for classification, MSE (lower is better) for regression."""
+    if kind == "classification":
+        return float((prediction.argmax(-1) == target).float().mean())
+    return float(F.mse_loss(prediction, target))
+
+
+class MetaLearner(nn.Module, ABC):
+    """What every algorithm implements.
+
+    A learner owns the model being meta-learned (``self.model``) plus any meta-parameters of its
+    own (learned learning rates, curvature matrices); they are all in ``self.parameters()`` and
+    in ``state_dict()``, so one outer optimiser and one checkpoint cover everything.
+
+    The trainer calls ``begin_training`` once, then ``meta_step`` per iteration and ``predict``
+    to evaluate. Algorithms never import Optuna or MLflow.
+    """
+
+    name: ClassVar[str]
+    Config: ClassVar[type[LearnerConfig]] = LearnerConfig
+    kinds: ClassVar[frozenset[str]] = frozenset({"classification", "regression"})
+    outer_optimizer: ClassVar[str] = "adam"
+    default_outer_lr: ClassVar[float] = 1e-3
+
+    def __init__(self, model: nn.Module, config: LearnerConfig, kind: TaskKind) -> None:
+        super().__init__()
+        if kind not in self.kinds:
+            raise ConfigError(f"{self.name} cannot learn {kind} tasks; it handles {', '.join(sorted(self.kinds))}")
+        config.validate()
+        self.model = model
+        self.config = config
+        self.kind = kind
+        self.total_iterations = 1
+
+    @classmethod
+    def model_options(cls, config: LearnerConfig) -> dict[str, Any]:
+        """Extra keyword arguments for the model factory (MAML++ asks for per-step BatchNorm)."""
+        return {}
+
+    def begin_training(self, total_iterations: int) -> None:
+        """Told the full budget, so schedules (annealing) can be functions of the iteration."""
+        self.total_iterations = max(1, total_iterations)
+
+    def outer_lr_scale(self, iteration: int) -> float:
+        """Factor on the outer learning rate at ``iteration`` (a pure function, so resumes are exact)."""
+        return 1.0
+
+    def loss(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return task_loss(self.kind, prediction, target)
+
+    @abstractmethod
+    def meta_loss(self, task: Task, iteration: int) -> torch.Tensor:
+        """The differentiable meta-training loss of one task."""
+
+    def meta_step(self, tasks: list[Task], optimizer: torch.optim.Optimizer, iteration: int) -> dict[str, float]:
+        """One outer update on a meta-batch. Backward runs per task so only one task's graph is alive."""
+        optimizer.zero_grad(set_to_none=True)
+        total = 0.0
+        for task in tasks:
+            loss = self.meta_loss(task, iteration) / len(tasks)
+            loss.backward()
+            total += float(loss.detach())
+        optimizer.step()
+        return {"meta_loss": total}
+
+    @abstractmethod
+    def predict(self, task: Task, steps: int | None = None) -> torch.Tensor:
+        """Adapt to ``task``'s support set and return predictions for its query set (no meta-graph)."""
+
+    def score(self, task: Task, steps: int | None = None) -> float:
+        """The task's metric on its query set after adaptation."""
+        prediction = self.predict(task, steps)
+        return task_metric(self.kind, prediction, task.query_y)
+
+
+_REGISTRY: dict[str, type[MetaLearner]] = {}
+_L = TypeVar("_L", bound=type[MetaLearner])
+
+
+def register(cls: _L) -> _L:
+    """Class decorator: make ``cls`` available by ``cls.name``."""
+    if cls.name in _REGISTRY:
+        raise ValueError(f"learner name {cls.name!r} registered twice")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def available_learners() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def get_learner(name: str) -> type[MetaLearner]:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ConfigError(f"unknown algorithm {name!r}; choose from {', '.join(available_learners())}") from None
+
+
+def build_config(name: str, values: dict[str, Any] | None = None) -> LearnerConfig:
+    """The algorithm's config with ``values`` applied; unknown keys and bad values raise ConfigError."""
+    cls = get_learner(name).Config
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    values = dict(values or {})
+    for key in values:
+        if key not in known:
+            raise ConfigError(f"{name} has no hyperparameter {key!r}; it has {', '.join(known) or 'none'}")
+    config = cls(**values)
+    config.validate()
+    return config

@@ -1,0 +1,39 @@
+"""Trainer callbacks: the hook points tracking (MLflow) and pruning (Optuna) attach to."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from metaopt.evaluation import EvalResult
+    from metaopt.trainer import MetaTrainer, TrainResult
+
+__all__ = ["Callback", "StopTraining", "EarlyStopping"]
+
+
+class StopTraining(Exception):
+    """Raised by a callback to end training gracefully (the run still checkpoints and evaluates)."""
+
+
+class Callback:
+    """No-op base; override what you need. Exceptions other than StopTraining propagate
+    (for example ``optuna.TrialPruned``), after the trainer has checkpointed."""
+
+    def on_train_begin(self, trainer: MetaTrainer) -> None: ...
+
+    def on_iteration_end(self, trainer: MetaTrainer, iteration: int, metrics: dict[str, float]) -> None: ...
+
+    def on_validation_end(self, trainer: MetaTrainer, iteration: int, result: EvalResult) -> None: ...
+
+    def on_train_end(self, trainer: MetaTrainer, result: TrainResult) -> None: ...
+
+
+class EarlyStopping(Callback):
+    """Stop when validation has not improved for ``patience`` validations in a row."""
+
+    def __init__(self, patience: int) -> None:
+        self.patience = patience
+
+    def on_validation_end(self, trainer: MetaTrainer, iteration: int, result: EvalResult) -> None:
+        if trainer.state.bad_validations >= self.patience:
+            raise StopTraining(f"no validation improvement in {self.patience} validations")

@@ -1,0 +1,74 @@
+"""The standard Conv4 backbone (Vinyals et al. 2016; Finn et al. 2017).
+
+Four blocks of 3x3 conv (64 filters) -> BatchNorm -> ReLU -> 2x2 max-pool, then a linear head.
+
+BatchNorm at meta-test time: every forward normalises with the statistics of the batch it is
+given (the task's support set while adapting, the task's query set when predicting), and no
+running statistics are kept, so nothing estimated during meta-training leaks into a test task.
+This is what the MAML, MAML++ and ProtoNets reference code do (transductive batch statistics);
+learn2learn instead keeps running statistics and evaluates in train mode.
+
+``norm_steps > 1`` gives MAML++'s per-step BatchNorm: a separate scale and shift per inner step.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["Conv4", "StepBatchNorm2d"]
+
+
+class StepBatchNorm2d(nn.Module):
+    """BatchNorm with batch statistics only and one affine (weight, bias) row per inner step."""
+
+    def __init__(self, channels: int, steps: int = 1, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(steps, channels))
+        self.bias = nn.Parameter(torch.zeros(steps, channels))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor, step: int = 0) -> torch.Tensor:
+        step = min(step, self.weight.shape[0] - 1)
+        return F.batch_norm(x, None, None, self.weight[step], self.bias[step], training=True, eps=self.eps)
+
+
+class _Block(nn.Module):
+    def __init__(self, cin: int, cout: int, norm_steps: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, 3, padding=1)
+        self.norm = StepBatchNorm2d(cout, norm_steps)
+
+    def forward(self, x: torch.Tensor, step: int = 0) -> torch.Tensor:
+        return F.max_pool2d(F.relu(self.norm(self.conv(x), step)), 2)
+
+
+class _Features(nn.Module):
+    def __init__(self, in_channels: int, hidden: int, norm_steps: int) -> None:
+        super().__init__()
+        chans = [in_channels, hidden, hidden, hidden, hidden]
+        self.blocks = nn.ModuleList(_Block(a, b, norm_steps) for a, b in zip(chans, chans[1:]))
+
+    def forward(self, x: torch.Tensor, step: int = 0) -> torch.Tensor:
+        for block in self.blocks:
+            x = block(x, step)
+        return x.flatten(1)
+
+
+class Conv4(nn.Module):
+    """Conv4 for ``image_size`` in {28, 84} (any size >= 16 works); ``features`` then linear ``head``."""
+
+    def __init__(
+        self, in_channels: int = 1, out_features: int = 5, image_size: int = 28, hidden: int = 64, norm_steps: int = 1
+    ) -> None:
+        super().__init__()
+        self.features = _Features(in_channels, hidden, norm_steps)
+        side = image_size
+        for _ in range(4):
+            side //= 2
+        self.feature_dim = hidden * side * side
+        self.head = nn.Linear(self.feature_dim, out_features)
+
+    def forward(self, x: torch.Tensor, step: int = 0) -> torch.Tensor:
+        return self.head(self.features(x, step))

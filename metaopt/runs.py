@@ -1,0 +1,110 @@
+"""A run: everything needed to rebuild a learner on a benchmark, as one JSON-able config.
+
+This is what the CLI (and later the tuner) hands around; ``config.json`` in a run directory is a
+``RunConfig``, so ``metaopt evaluate --checkpoint DIR`` can rebuild the exact learner.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from metaopt.algorithms import MetaLearner, build_config, get_learner
+from metaopt.checkpoint import CONFIG_FILE, load_checkpoint, read_json, write_json
+from metaopt.errors import ConfigError
+from metaopt.models import default_model
+from metaopt.tasks.base import TaskSource
+from metaopt.tasks.benchmarks import get_benchmark
+from metaopt.trainer import MetaTrainer, TrainConfig
+from metaopt.typing import Split
+
+__all__ = ["RunConfig", "Run", "build_run", "load_run"]
+
+
+@dataclass
+class RunConfig:
+    algorithm: str
+    benchmark: str
+    ways: int | None = None
+    shots: int | None = None
+    queries: int | None = None
+    learner: dict[str, Any] = field(default_factory=dict)
+    train: dict[str, Any] = field(default_factory=dict)
+    data_root: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ConfigError(f"unknown run config keys: {', '.join(sorted(unknown))}")
+        return cls(**data)
+
+
+@dataclass
+class Run:
+    config: RunConfig
+    learner: MetaLearner
+    sources: dict[Split, TaskSource]
+    train_config: TrainConfig
+
+    def trainer(self, out_dir: str | Path | None = None, **kwargs: Any) -> MetaTrainer:
+        return MetaTrainer(self.learner, self.sources, self.train_config, out_dir=out_dir, **kwargs)
+
+
+def build_run(config: RunConfig) -> Run:
+    """Validate ``config`` and build its learner and task sources (seeded model initialisation)."""
+    learner_cls = get_learner(config.algorithm)
+    benchmark = get_benchmark(config.benchmark, data_root=config.data_root)
+    if benchmark.kind not in learner_cls.kinds:
+        raise ConfigError(
+            f"algorithm {config.algorithm!r} cannot handle {benchmark.kind} benchmark {config.benchmark!r}"
+        )
+    learner_config = build_config(config.algorithm, config.learner)
+    try:
+        train_config = TrainConfig(**config.train)
+    except TypeError as exc:
+        raise ConfigError(f"bad training option: {exc}") from None
+    train_config.validate()
+    ways = config.ways if config.ways is not None else benchmark.default_ways
+    shots = config.shots if config.shots is not None else benchmark.default_shots
+    queries = config.queries if config.queries is not None else benchmark.default_queries
+    if benchmark.kind == "regression" and config.ways is not None:
+        raise ConfigError(f"benchmark {config.benchmark!r} is regression; --ways does not apply")
+    sources = benchmark.sources(ways=ways, shots=shots, queries=queries)
+    out_features = ways if benchmark.kind == "classification" else 1
+    torch.manual_seed(train_config.seed)
+    model = default_model(benchmark.input_shape(), out_features, **learner_cls.model_options(learner_config))
+    learner = learner_cls(model, learner_config, benchmark.kind)
+    resolved = dataclasses.replace(config, ways=ways if benchmark.kind == "classification" else None,
+                                   shots=shots, queries=queries, learner=learner_config.to_dict(),
+                                   train=dataclasses.asdict(train_config))
+    return Run(resolved, learner, sources, train_config)
+
+
+def save_run_config(directory: str | Path, config: RunConfig) -> None:
+    write_json(Path(directory) / CONFIG_FILE, config.to_dict())
+
+
+def load_run(directory: str | Path, *, best: bool = True) -> Run:
+    """Rebuild the run saved in ``directory`` and load its (best-validation) weights."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ConfigError(f"checkpoint directory {directory} does not exist")
+    config = RunConfig.from_dict(read_json(directory / CONFIG_FILE))
+    run = build_run(config)
+    state = load_checkpoint(directory)
+    try:
+        weights = state["best_state"] if best and state.get("best_state") else state["learner"]
+        run.learner.load_state_dict(weights)
+    except (KeyError, RuntimeError) as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise ConfigError(f"checkpoint in {directory} does not match its config: {first}") from None
+    return run

@@ -1,0 +1,214 @@
+"""Meta-training: meta-batches, an outer optimiser, validation, early stopping, exact resume."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from metaopt.algorithms.base import MetaLearner
+from metaopt.callbacks import Callback, EarlyStopping, StopTraining
+from metaopt.checkpoint import load_checkpoint, save_checkpoint
+from metaopt.errors import ConfigError
+from metaopt.evaluation import EvalResult, evaluate_tasks
+from metaopt.tasks.base import Task, TaskSource, task_rng
+from metaopt.typing import Split
+
+__all__ = ["TrainConfig", "TrainState", "TrainResult", "MetaTrainer", "TrainingDiverged", "VAL_SEED", "TEST_SEED"]
+
+# Validation and test task sets depend on these constants only, never on the run's seed, so every
+# algorithm and every seed is scored on identical tasks.
+VAL_SEED = 1
+TEST_SEED = 2
+
+
+class TrainingDiverged(RuntimeError):
+    """The meta-loss became NaN or infinite."""
+
+
+@dataclass
+class TrainConfig:
+    iterations: int = 1000
+    meta_batch: int = 16
+    outer_lr: float | None = None  # None: the learner's default (1e-3 Adam; Reptile 1.0 SGD)
+    val_every: int = 100
+    val_tasks: int = 100
+    patience: int | None = None  # validations without improvement before stopping; None: never
+    seed: int = 0
+
+    def validate(self) -> None:
+        for name in ("iterations", "meta_batch", "val_every", "val_tasks"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        if self.outer_lr is not None and not self.outer_lr > 0:
+            raise ConfigError(f"outer_lr must be positive, got {self.outer_lr}")
+        if self.patience is not None and self.patience < 1:
+            raise ConfigError(f"patience must be a positive integer, got {self.patience}")
+
+
+@dataclass
+class TrainState:
+    iteration: int = 0
+    best: float | None = None
+    best_iteration: int | None = None
+    bad_validations: int = 0
+    stopped_early: str | None = None
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+@dataclass
+class TrainResult:
+    state: TrainState
+    last_validation: EvalResult | None
+
+
+class MetaTrainer:
+    """Trains ``learner`` on tasks from ``sources['train']``, validating on fixed ``sources['val']`` tasks.
+
+    With ``out_dir`` set, a checkpoint is written after every validation; ``fit`` resumes from it,
+    and a resumed run reproduces an uninterrupted one exactly because each iteration's tasks are
+    drawn from a generator keyed by (seed, iteration) and all optimiser state is saved.
+    """
+
+    def __init__(
+        self,
+        learner: MetaLearner,
+        sources: dict[Split, TaskSource],
+        config: TrainConfig,
+        *,
+        out_dir: str | Path | None = None,
+        callbacks: list[Callback] | None = None,
+        progress: bool = True,
+    ) -> None:
+        config.validate()
+        self.learner = learner
+        self.sources = sources
+        self.config = config
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.callbacks = list(callbacks or [])
+        if config.patience is not None:
+            self.callbacks.append(EarlyStopping(config.patience))
+        self.progress = progress
+        self.state = TrainState()
+        self.base_lr = config.outer_lr if config.outer_lr is not None else learner.default_outer_lr
+        params = [p for p in learner.parameters() if p.requires_grad]
+        if learner.outer_optimizer == "sgd":
+            self.optimizer: torch.optim.Optimizer = torch.optim.SGD(params, lr=self.base_lr)
+        else:
+            self.optimizer = torch.optim.Adam(params, lr=self.base_lr)
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self._val_tasks: list[Task] | None = None
+
+    # -- state ------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "format": 1,
+            "learner": self.learner.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "best_state": self.best_state or {},
+            "trainer": asdict(self.state),
+            "torch_rng": torch.get_rng_state(),
+        }
+
+    def load_state_dict(self, data: dict[str, Any]) -> None:
+        self.learner.load_state_dict(data["learner"])
+        self.optimizer.load_state_dict(data["optimizer"])
+        self.best_state = data["best_state"] or None
+        self.state = TrainState(**data["trainer"])
+        torch.set_rng_state(data["torch_rng"])
+
+    def save(self) -> None:
+        if self.out_dir is not None:
+            save_checkpoint(self.out_dir, self.state_dict())
+
+    def resume(self) -> bool:
+        """Load the checkpoint in ``out_dir`` if there is one; return whether it did."""
+        if self.out_dir is None or not (self.out_dir / "checkpoint.pt").is_file():
+            return False
+        self.load_state_dict(load_checkpoint(self.out_dir))
+        return True
+
+    # -- loop -------------------------------------------------------------------------------
+    def train_tasks(self, iteration: int) -> list[Task]:
+        source = self.sources["train"]
+        return [source.sample(task_rng(self.config.seed, 1, iteration, b)) for b in range(self.config.meta_batch)]
+
+    def validation_tasks(self) -> list[Task]:
+        if self._val_tasks is None:
+            self._val_tasks = self.sources["val"].fixed_tasks(self.config.val_tasks, VAL_SEED)
+        return self._val_tasks
+
+    def fit(self) -> TrainResult:
+        cfg = self.config
+        self.resume()
+        self.learner.begin_training(cfg.iterations)
+        self.learner.train()
+        for cb in self.callbacks:
+            cb.on_train_begin(self)
+        last: EvalResult | None = None
+        bar = None
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=cfg.iterations, initial=self.state.iteration, desc=f"meta-train {self.learner.name}")
+        try:
+            while self.state.iteration < cfg.iterations and self.state.stopped_early is None:
+                it = self.state.iteration
+                for group in self.optimizer.param_groups:
+                    group["lr"] = self.base_lr * self.learner.outer_lr_scale(it)
+                metrics = self.learner.meta_step(self.train_tasks(it), self.optimizer, it)
+                if not math.isfinite(metrics["meta_loss"]):
+                    raise TrainingDiverged(f"meta-loss became {metrics['meta_loss']} at iteration {it}")
+                self.state.iteration = it + 1
+                for cb in self.callbacks:
+                    cb.on_iteration_end(self, it + 1, metrics)
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(meta_loss=f"{metrics['meta_loss']:.4f}")
+                if (it + 1) % cfg.val_every == 0 or it + 1 == cfg.iterations:
+                    last = self._validate(metrics)
+        finally:
+            if bar is not None:
+                bar.close()
+        result = TrainResult(self.state, last)
+        for cb in self.callbacks:
+            cb.on_train_end(self, result)
+        return result
+
+    def _validate(self, metrics: dict[str, float]) -> EvalResult:
+        result = evaluate_tasks(self.learner, self.validation_tasks())
+        self.learner.train()
+        st = self.state
+        if result.better_than(st.best):
+            st.best, st.best_iteration, st.bad_validations = result.mean, st.iteration, 0
+            self.best_state = {k: v.detach().clone() for k, v in self.learner.state_dict().items()}
+        else:
+            st.bad_validations += 1
+        st.history.append(
+            {"iteration": st.iteration, "meta_loss": metrics["meta_loss"], "val": result.mean, "val_ci95": result.ci95}
+        )
+        try:
+            for cb in self.callbacks:
+                cb.on_validation_end(self, st.iteration, result)
+        except StopTraining as stop:
+            st.stopped_early = str(stop) or "stopped by a callback"
+        finally:
+            self.save()
+        return result
+
+    # -- evaluation -------------------------------------------------------------------------
+    def use_best(self) -> None:
+        """Load the weights of the best validation (the model the run reports)."""
+        if self.best_state is not None:
+            self.learner.load_state_dict(self.best_state)
+
+    def evaluate(
+        self, split: Split = "test", n_tasks: int = 600, *, steps: int | None = None, progress: bool | None = None
+    ) -> EvalResult:
+        seed = TEST_SEED if split == "test" else VAL_SEED
+        tasks = self.sources[split].fixed_tasks(n_tasks, seed)
+        show = self.progress if progress is None else progress
+        return evaluate_tasks(self.learner, tasks, steps=steps, progress=show, desc=f"evaluate {split}")
