@@ -18,6 +18,8 @@ __all__ = ["ANIL"]
 
 @register
 class ANIL(GradientMetaLearner):
+    """ANIL (Raghu et al. 2020): MAML that adapts only the head, on features computed once."""
+
     name = "anil"
 
     def adapted_module(self) -> nn.Module:

@@ -28,7 +28,7 @@ def maml_update(
 
 @register
 class MAML(GradientMetaLearner):
-    """Second-order MAML: the meta-gradient flows through every inner step."""
+    """MAML (Finn et al. 2017), second order: the meta-gradient flows through every inner step."""
 
     name = "maml"
 
@@ -45,7 +45,7 @@ class FOMAMLConfig(GBMLConfig):
 
 @register
 class FOMAML(GradientMetaLearner):
-    """First-order MAML: the inner gradients are treated as constants in the meta-gradient."""
+    """First-order MAML (FOMAML): inner gradients are constants in the meta-gradient."""
 
     name = "fomaml"
     Config = FOMAMLConfig

@@ -65,6 +65,8 @@ def msl_weights(steps: int, progress: float) -> torch.Tensor:
 
 @register
 class MAMLPlusPlus(GradientMetaLearner):
+    """MAML++ (Antoniou et al. 2019): MSL, LSLR, per-step BatchNorm, DA and cosine outer LR."""
+
     name = "mamlpp"
     Config = MAMLPPConfig
     config: MAMLPPConfig

@@ -36,6 +36,8 @@ def curvature_transform(grad: torch.Tensor, matrices: Sequence[torch.Tensor]) ->
 
 @register
 class MetaCurvature(GradientMetaLearner):
+    """Meta-Curvature (Park & Oliva 2019): learned per-mode curvature on inner gradients."""
+
     name = "metacurvature"
 
     def __init__(self, model: nn.Module, config: GBMLConfig, kind: TaskKind) -> None:

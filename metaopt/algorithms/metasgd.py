@@ -20,6 +20,8 @@ __all__ = ["MetaSGD"]
 
 @register
 class MetaSGD(GradientMetaLearner):
+    """Meta-SGD (Li et al. 2017): learned per-element inner learning rates."""
+
     name = "metasgd"
 
     def __init__(self, model: nn.Module, config: GBMLConfig, kind: TaskKind) -> None:

@@ -33,6 +33,8 @@ def reptile_direction(initial: list[torch.Tensor], adapted: list[list[torch.Tens
 
 @register
 class Reptile(GradientMetaLearner):
+    """Reptile (Nichol et al. 2018): move the initialisation towards task-adapted weights."""
+
     name = "reptile"
     Config = ReptileConfig
     outer_optimizer = "sgd"

@@ -51,6 +51,8 @@ def theil_index(losses: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
 
 @register
 class TAML(GradientMetaLearner):
+    """TAML (Jamal & Qi 2019): MAML with an entropy or Theil-index task-agnostic regulariser."""
+
     name = "taml"
     Config = TAMLConfig
     config: TAMLConfig
