@@ -1,0 +1,119 @@
+"""Every registered algorithm goes through the same checks (the registry is the list under test)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from metaopt.algorithms import available_learners, build_config, get_learner
+from metaopt.callbacks import Callback
+from metaopt.errors import ConfigError
+from metaopt.models import default_model
+from metaopt.runs import RunConfig, build_run
+from metaopt.trainer import MetaTrainer, TrainConfig
+
+LEARNERS = available_learners()
+
+
+class _Interrupt(Exception):
+    pass
+
+
+class _InterruptAt(Callback):
+    """Kills training right after the checkpoint at ``iteration``, as a crash would."""
+
+    def __init__(self, iteration: int) -> None:
+        self.iteration = iteration
+
+    def on_validation_end(self, trainer, iteration, result) -> None:
+        if iteration == self.iteration:
+            raise _Interrupt
+
+
+def _sinusoid_run(name: str, iterations: int, seed: int = 0, **train):
+    return build_run(
+        RunConfig(name, "sinusoid", shots=10, queries=10,
+                  train={"iterations": iterations, "meta_batch": 8, "val_every": iterations, "val_tasks": 40,
+                         "seed": seed, **train})
+    )
+
+
+def _regression_learners() -> list[str]:
+    return [n for n in LEARNERS if "regression" in get_learner(n).kinds]
+
+
+@pytest.mark.parametrize("name", _regression_learners())
+def test_learns_sinusoids(name):
+    run = _sinusoid_run(name, 150)
+    trainer = run.trainer(progress=False)
+    before = trainer.evaluate("val", 40).mean
+    trainer.fit()
+    after = trainer.evaluate("val", 40).mean
+    assert after < 0.8 * before, f"{name}: validation MSE {before:.3f} -> {after:.3f}"
+
+
+@pytest.mark.parametrize("name", LEARNERS)
+def test_learns_or_at_least_runs_on_classification(name, class_sources):
+    cls = get_learner(name)
+    if "classification" not in cls.kinds:
+        pytest.skip(f"{name} does not classify")
+    config = build_config(name)
+    torch.manual_seed(0)
+    model = default_model((1, 16, 16), 2, **cls.model_options(config))
+    learner = cls(model, config, "classification")
+    trainer = MetaTrainer(learner, class_sources, TrainConfig(iterations=40, meta_batch=4, val_every=40,
+                                                              val_tasks=30), progress=False)
+    before = trainer.evaluate("val", 30).mean
+    trainer.fit()
+    after = trainer.evaluate("val", 30).mean
+    assert 0.0 <= after <= 1.0
+    assert after >= before - 0.05, f"{name}: accuracy fell from {before:.3f} to {after:.3f}"
+
+
+@pytest.mark.parametrize("name", LEARNERS)
+def test_deterministic_under_seed(name):
+    states = []
+    for _ in range(2):
+        run = _sinusoid_run(name, 3, seed=7)
+        run.trainer(progress=False).fit()
+        states.append(run.learner.state_dict())
+    for key in states[0]:
+        assert torch.equal(states[0][key], states[1][key]), key
+    other = _sinusoid_run(name, 3, seed=8)
+    other.trainer(progress=False).fit()
+    assert any(not torch.equal(states[0][k], other.learner.state_dict()[k]) for k in states[0])
+
+
+@pytest.mark.parametrize("name", LEARNERS)
+def test_survives_checkpoint_and_resumes_exactly(name, tmp_path):
+    straight = _sinusoid_run(name, 6, val_every=3)
+    straight.trainer(progress=False).fit()
+
+    first = _sinusoid_run(name, 6, val_every=3)
+    with pytest.raises(_Interrupt):
+        first.trainer(tmp_path, progress=False, callbacks=[_InterruptAt(3)]).fit()
+    resumed = _sinusoid_run(name, 6, val_every=3)
+    resumed.trainer(tmp_path, progress=False).fit()
+    for key, value in straight.learner.state_dict().items():
+        assert torch.equal(value, resumed.learner.state_dict()[key]), key
+
+    from metaopt.runs import load_run, save_run_config
+
+    save_run_config(tmp_path, resumed.config)
+    loaded = load_run(tmp_path, best=False)
+    task = resumed.sources["test"].fixed_tasks(1, 0)[0]
+    assert torch.equal(loaded.learner.predict(task), resumed.learner.predict(task))
+
+
+@pytest.mark.parametrize("name", LEARNERS)
+@pytest.mark.parametrize(
+    "bad",
+    [{"inner_lr": -1.0}, {"inner_steps": 0}, {"inner_optimizer": "lbfgs"}, {"no_such_knob": 1}],
+)
+def test_rejects_bad_config(name, bad):
+    fields = {f for f in get_learner(name).Config.__dataclass_fields__}
+    key = next(iter(bad))
+    if key != "no_such_knob" and key not in fields:
+        pytest.skip(f"{name} has no {key}")
+    with pytest.raises(ConfigError, match=key):
+        build_config(name, bad)

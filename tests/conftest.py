@@ -1,0 +1,36 @@
+"""Shared fixtures: small, fast task sources for the conformance suite."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from metaopt.tasks.base import ClassDataset, ClassSplits
+from metaopt.tasks.episodes import EpisodeSampler
+
+
+def synthetic_classes(num_classes: int = 12, per_class: int = 20, size: int = 16, seed: int = 0) -> ClassDataset:
+    """Each class is a fixed random blob pattern; examples are noisy, shifted copies of it."""
+    rng = np.random.default_rng(seed)
+    protos = rng.random((num_classes, size, size)) > 0.7
+    images, labels = [], []
+    for c in range(num_classes):
+        for _ in range(per_class):
+            shifted = np.roll(protos[c], rng.integers(-1, 2, size=2), axis=(0, 1))
+            noisy = np.clip(shifted * 200 + rng.normal(0, 40, (size, size)), 0, 255)
+            images.append(noisy.astype(np.uint8)[None])
+            labels.append(c)
+    return ClassDataset(
+        "synthetic", np.stack(images), np.asarray(labels), [f"c{i}" for i in range(num_classes)],
+        [f"g{i // 4}" for i in range(num_classes)],
+    )
+
+
+@pytest.fixture(scope="session")
+def class_sources():
+    ds = synthetic_classes()
+    splits = ClassSplits(tuple(range(8)), (8, 9), (10, 11))
+    return {
+        split: EpisodeSampler(ds, splits.classes(split), ways=2, shots=1, queries=3)
+        for split in ("train", "val", "test")
+    }
