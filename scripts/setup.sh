@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Sets up metaopt on a fresh Debian machine with Python 3.11 and pip (root, or sudo), no GPU needed.
+# Safe to run again: every step skips what is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+# Offline data: Noto fonts for the glyphs benchmark, Fashion-MNIST as a small sanity set.
+APT_PACKAGES="fonts-noto-core fonts-noto-extra dataset-fashion-mnist"
+missing=""
+for pkg in $APT_PACKAGES; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
+done
+if [ -n "$missing" ]; then
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+PIP="python3 -m pip --disable-pip-version-check -q"
+# CPU torch first: any other torch request would pull a multi-GB CUDA build.
+# Set METAOPT_TORCH to another requirement (for example "torch" on a CUDA machine) to override.
+python3 -c "import torch" 2>/dev/null || $PIP install "${METAOPT_TORCH:-torch==2.13.0}"
+$PIP install -e ".[dev]"
