@@ -23,14 +23,19 @@ NOTO_DIR = "/usr/share/fonts/truetype/noto"
 INSTALL_HINT = "apt-get install fonts-noto-core fonts-noto-extra"
 
 # Words in Noto file names that name a design of a script rather than the script itself.
-_STYLE = re.compile(r"Sans|Serif|Kufi|Naskh|Nastaliq|Looped|Rashi|Traditional|UI|Display|Mono|Slanted|Unjoined")
+_STYLE = re.compile(
+    r"Sans|Serif|Kufi|Naskh|Nastaliq|Looped|Rashi|Traditional|UI|Display|Mono|Slanted|Unjoined"
+)
 # Not alphabets: ideographs and logograms (thousands of near-identical signs), pictographic
-# hieroglyphs, symbol/maths/music/emoji fonts and numeral-only fonts.
-_SKIP_GROUP = re.compile(
-    r"CJK|Emoji|Symbols|Math|Music|Hieroglyph|Numbers|Numerals|Cuneiform|Tangut|Nushu|SignWriting|Khitan"
+# hieroglyphs, symbol/maths/music/emoji fonts and numeral-only fonts. Rashi is a separate Hebrew
+# script whose letter shapes differ from square Hebrew, so its drawers would not share the letters.
+_SKIP_FAMILY = re.compile(
+    r"CJK|Emoji|Symbols|Math|Music|Hieroglyph|Numbers|Numerals|Cuneiform|Tangut|Nushu|SignWriting|Khitan|Rashi"
 )
 # "<SCRIPT> [CAPITAL |SMALL ]LETTER|SYLLABLE|... <name>": the script is the part before the keyword.
-_LETTER_NAME = re.compile(r"^(.*?) (?:CAPITAL |SMALL )?(?:LETTER|SYLLABLE|SYLLABICS|CHARACTER|VOWEL|CONSONANT) ")
+_LETTER_NAME = re.compile(
+    r"^(.*?) (?:CAPITAL |SMALL )?(?:LETTER|SYLLABLE|SYLLABICS|CHARACTER|VOWEL|CONSONANT) "
+)
 _LETTER_CATEGORIES = {"Lu", "Ll", "Lo", "Lt"}
 # Latin, Greek and Cyrillic come with hundreds of phonetic and historic extensions in the pan-European
 # Noto families; like Omniglot we keep only the basic alphabets.
@@ -116,9 +121,8 @@ def discover_alphabets(files: list[str]) -> list[Alphabet]:
     """Alphabets with at least MIN_LETTERS letters, sorted by name; deterministic for a file list."""
     groups: dict[str, list[str]] = defaultdict(list)
     for path in files:
-        group = _script_group(path)
-        if not _SKIP_GROUP.search(group):
-            groups[group].append(path)
+        if not _SKIP_FAMILY.search(family_of(path)):
+            groups[_script_group(path)].append(path)
     coverage: dict[str, frozenset[int]] = {}
     letters: dict[str, set[int]] = defaultdict(set)
     fonts: dict[str, list[str]] = defaultdict(list)
