@@ -1,5 +1,6 @@
 """The algorithm suite. Importing this package registers every learner by name."""
 
+from metaopt.algorithms.anil import ANIL
 from metaopt.algorithms.base import (
     LearnerConfig,
     MetaLearner,
@@ -10,7 +11,6 @@ from metaopt.algorithms.base import (
     task_loss,
     task_metric,
 )
-from metaopt.algorithms.anil import ANIL
 from metaopt.algorithms.maml import FOMAML, MAML, maml_update
 from metaopt.algorithms.mamlpp import MAMLPlusPlus
 from metaopt.algorithms.metacurvature import MetaCurvature
