@@ -9,15 +9,17 @@ from metaopt.tasks.base import ClassDataset, ClassSplits
 from metaopt.tasks.episodes import EpisodeSampler
 
 
-def synthetic_classes(num_classes: int = 12, per_class: int = 20, size: int = 16, seed: int = 0) -> ClassDataset:
+def synthetic_classes(
+    num_classes: int = 12, per_class: int = 20, size: int = 16, seed: int = 0, noise: float = 40.0, shift: int = 1
+) -> ClassDataset:
     """Each class is a fixed random blob pattern; examples are noisy, shifted copies of it."""
     rng = np.random.default_rng(seed)
     protos = rng.random((num_classes, size, size)) > 0.7
     images, labels = [], []
     for c in range(num_classes):
         for _ in range(per_class):
-            shifted = np.roll(protos[c], rng.integers(-1, 2, size=2), axis=(0, 1))
-            noisy = np.clip(shifted * 200 + rng.normal(0, 40, (size, size)), 0, 255)
+            shifted = np.roll(protos[c], rng.integers(-shift, shift + 1, size=2), axis=(0, 1))
+            noisy = np.clip(shifted * 200 + rng.normal(0, noise, (size, size)), 0, 255)
             images.append(noisy.astype(np.uint8)[None])
             labels.append(c)
     return ClassDataset(

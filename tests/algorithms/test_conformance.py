@@ -52,22 +52,34 @@ def test_learns_sinusoids(name):
     assert after < 0.8 * before, f"{name}: validation MSE {before:.3f} -> {after:.3f}"
 
 
+# ANIL adapts only a linear head on features that start random, so it needs the Omniglot-scale
+# inner rate of the MAML paper (0.4) to move at all in a few iterations; the rest use their defaults.
+CLASSIFICATION_CONFIG = {"anil": {"inner_lr": 0.4}}
+
+
+def _mean_query_loss(learner, tasks) -> float:
+    learner.eval()
+    losses = [float(learner.loss(learner.predict(task), task.query_y)) for task in tasks]
+    learner.train()
+    return sum(losses) / len(losses)
+
+
 @pytest.mark.parametrize("name", LEARNERS)
-def test_learns_or_at_least_runs_on_classification(name, class_sources):
+def test_learns_on_easy_classification(name, class_sources):
     cls = get_learner(name)
     if "classification" not in cls.kinds:
         pytest.skip(f"{name} does not classify")
-    config = build_config(name)
+    config = build_config(name, CLASSIFICATION_CONFIG.get(name))
     torch.manual_seed(0)
     model = default_model((1, 16, 16), 2, **cls.model_options(config))
     learner = cls(model, config, "classification")
-    trainer = MetaTrainer(learner, class_sources, TrainConfig(iterations=40, meta_batch=4, val_every=40,
-                                                              val_tasks=30), progress=False)
-    before = trainer.evaluate("val", 30).mean
+    trainer = MetaTrainer(learner, class_sources, TrainConfig(iterations=20, meta_batch=4, val_every=20,
+                                                              val_tasks=10), progress=False)
+    tasks = class_sources["val"].fixed_tasks(30, 1)
+    before = _mean_query_loss(learner, tasks)
     trainer.fit()
-    after = trainer.evaluate("val", 30).mean
-    assert 0.0 <= after <= 1.0
-    assert after >= before - 0.05, f"{name}: accuracy fell from {before:.3f} to {after:.3f}"
+    after = _mean_query_loss(learner, tasks)
+    assert after < 0.8 * before, f"{name}: query loss after adaptation {before:.3f} -> {after:.3f}"
 
 
 @pytest.mark.parametrize("name", LEARNERS)
