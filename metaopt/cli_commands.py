@@ -88,7 +88,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     summary = {
         "algorithm": cfg.algorithm, "benchmark": cfg.benchmark, "ways": cfg.ways, "shots": cfg.shots,
         "queries": cfg.queries, "metric": result.metric, "mean": result.mean, "ci95": result.ci95,
-        "test_tasks": result.n_tasks, "iterations": state.iteration, "best_iteration": state.best_iteration,
+        "test_tasks": result.n_tasks, "diverged_tasks": result.diverged,
+        "iterations": state.iteration, "best_iteration": state.best_iteration,
         "best_val": state.best, "stopped_early": state.stopped_early, "resumed": resumed,
         "seconds": _elapsed(start), "out": str(out),
     }
@@ -113,6 +114,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         _print_json({
             "algorithm": cfg.algorithm, "benchmark": cfg.benchmark, "ways": cfg.ways, "shots": cfg.shots,
             "metric": result.metric, "mean": result.mean, "ci95": result.ci95, "tasks": result.n_tasks,
-            "steps": args.steps, "split": args.split, "seconds": _elapsed(start),
+            "steps": args.steps, "split": args.split, "diverged_tasks": result.diverged, "seconds": _elapsed(start),
         })
     return 0

@@ -21,6 +21,7 @@ class EvalResult:
     ci95: float
     n_tasks: int
     per_task: list[float] = field(repr=False, default_factory=list)
+    diverged: int = 0  # tasks whose score is NaN or infinite (the mean is then NaN too)
 
     @property
     def higher_is_better(self) -> bool:
@@ -39,7 +40,10 @@ class EvalResult:
 
     def __str__(self) -> str:
         scale, unit = (100.0, "%") if self.higher_is_better else (1.0, "")
-        return f"{self.metric} {self.mean * scale:.2f}{unit} ± {self.ci95 * scale:.2f}{unit} ({self.n_tasks} tasks)"
+        text = f"{self.metric} {self.mean * scale:.2f}{unit} ± {self.ci95 * scale:.2f}{unit} ({self.n_tasks} tasks)"
+        if self.diverged:
+            text += f"; adaptation diverged on {self.diverged} tasks"
+        return text
 
 
 def mean_ci95(values: Sequence[float]) -> tuple[float, float]:
@@ -69,4 +73,5 @@ def evaluate_tasks(
         learner.train(was_training)
     mean, ci = mean_ci95(scores)
     metric = "accuracy" if learner.kind == "classification" else "mse"
-    return EvalResult(metric, mean, ci, len(scores), scores)
+    diverged = sum(not math.isfinite(s) for s in scores)
+    return EvalResult(metric, mean, ci, len(scores), scores, diverged)

@@ -79,3 +79,12 @@ def test_checkpoints_never_unpickle_arbitrary_objects(tmp_path):
         pickle.dump({"x": Evil()}, fh)
     with pytest.raises(ConfigError, match="unreadable checkpoint"):
         load_checkpoint(tmp_path)
+
+
+def test_evaluation_counts_diverged_tasks():
+    from metaopt.evaluation import evaluate_tasks
+
+    run = _run()
+    run.learner.config.inner_lr = 1e6  # a rate that sends adaptation to infinity
+    result = evaluate_tasks(run.learner, run.sources["test"].fixed_tasks(5, 0), steps=5)
+    assert result.diverged == 5 and math.isnan(result.mean) and "diverged on 5 tasks" in str(result)
