@@ -103,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--iterations", type=_positive_int, help="meta-training iterations (default 1000)")
     g.add_argument("--meta-batch", type=_positive_int, help="tasks per outer update (default 16)")
     g.add_argument("--outer-lr", type=_positive_float, help="outer learning rate (default: the algorithm's)")
+    g.add_argument("--grad-clip", type=_positive_float, help="clip the outer gradient's global norm to this value")
     g.add_argument("--val-every", type=_positive_int, help="validate every N iterations (default 100)")
     g.add_argument("--val-tasks", type=_positive_int, help="fixed validation tasks (default 100)")
     g.add_argument("--patience", type=_positive_int, help="stop after this many validations without improvement")

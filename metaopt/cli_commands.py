@@ -48,7 +48,7 @@ def _run_config(args: argparse.Namespace):
         if getattr(args, flag) is not None:
             learner[key] = getattr(args, flag)
     train = {"seed": args.seed}
-    for key in ("iterations", "meta_batch", "outer_lr", "val_every", "val_tasks", "patience"):
+    for key in ("iterations", "meta_batch", "outer_lr", "grad_clip", "val_every", "val_tasks", "patience"):
         if getattr(args, key) is not None:
             train[key] = getattr(args, key)
     return RunConfig(args.algorithm, args.benchmark, args.ways, args.shots, args.queries, learner, train,

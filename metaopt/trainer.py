@@ -37,6 +37,7 @@ class TrainConfig:
     val_every: int = 100
     val_tasks: int = 100
     patience: int | None = None  # validations without improvement before stopping; None: never
+    grad_clip: float | None = None  # clip the outer gradient's global norm; None: no clipping
     seed: int = 0
 
     def validate(self) -> None:
@@ -45,6 +46,8 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)}")
         if self.outer_lr is not None and not self.outer_lr > 0:
             raise ConfigError(f"outer_lr must be positive, got {self.outer_lr}")
+        if self.grad_clip is not None and not self.grad_clip > 0:
+            raise ConfigError(f"grad_clip must be positive, got {self.grad_clip}")
         if self.patience is not None and self.patience < 1:
             raise ConfigError(f"patience must be a positive integer, got {self.patience}")
 
@@ -99,8 +102,14 @@ class MetaTrainer:
             self.optimizer: torch.optim.Optimizer = torch.optim.SGD(params, lr=self.base_lr)
         else:
             self.optimizer = torch.optim.Adam(params, lr=self.base_lr)
+        if config.grad_clip is not None:
+            self.optimizer.register_step_pre_hook(self._clip)
         self.best_state: dict[str, torch.Tensor] | None = None
         self._val_tasks: list[Task] | None = None
+
+    def _clip(self, optimizer: torch.optim.Optimizer, args: object, kwargs: object) -> None:
+        params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        torch.nn.utils.clip_grad_norm_(params, self.config.grad_clip)
 
     # -- state ------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

@@ -88,3 +88,16 @@ def test_evaluation_counts_diverged_tasks():
     run.learner.config.inner_lr = 1e6  # a rate that sends adaptation to infinity
     result = evaluate_tasks(run.learner, run.sources["test"].fixed_tasks(5, 0), steps=5)
     assert result.diverged == 5 and math.isnan(result.mean) and "diverged on 5 tasks" in str(result)
+
+
+def test_grad_clip_bounds_the_outer_gradient_norm():
+    norms = []
+    trainer = _run(iterations=3, grad_clip=1e-3, outer_lr=1.0).trainer(progress=False)
+
+    def record(optimizer, args, kwargs):
+        grads = [p.grad for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
+        norms.append(float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))))
+
+    trainer.optimizer.register_step_pre_hook(record)  # runs after the clipping hook
+    trainer.fit()
+    assert norms and max(norms) <= 1e-3 * (1 + 1e-5)

@@ -4,6 +4,9 @@ On top of MAML:
 - multi-step loss (MSL): the query loss after *every* inner step, weighted; the weights anneal
   from uniform towards the last step over the first ``msl_fraction`` of training;
 - learned per-layer per-step learning rates (LSLR), passed to ``higher`` through ``override=``;
+  they are applied clamped at 0, since a negative rate turns an inner step into gradient ascent
+  (on sinusoids, rates starting at 0.01 under Adam's 1e-3 steps went negative and collapsed the
+  model);
 - per-step BatchNorm weights and biases (BNWB): the model gets one affine row per step; they are
   meta-learned, not adapted. Statistics are the batch's at every step (see ``models.conv4``),
   so the paper's per-step running statistics have nothing to store;
@@ -91,7 +94,8 @@ class MAMLPlusPlus(GradientMetaLearner):
     def inner_rates(self, step: int) -> Sequence[torch.Tensor]:
         # Evaluation may take more steps than were trained; those reuse the last learned rate.
         step = min(step, self.config.inner_steps - 1)
-        return [rates[step] for rates in self.lslr]
+        # A negative rate would turn the inner step into gradient ascent; keep them at or above 0.
+        return [rates[step].clamp(min=0.0) for rates in self.lslr]
 
     def first_order_at(self, iteration: int) -> bool:
         if self.config.first_order:
