@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "train", help="meta-train a learner, then evaluate it on the fixed meta-test tasks",
         description="Meta-train ALGORITHM on BENCHMARK, validate on fixed validation tasks, keep the best "
-        "checkpoint and report mean ± 95%% CI on fixed meta-test tasks. Re-running resumes.",
+        "checkpoint and report mean ± 95% CI on fixed meta-test tasks. Re-running resumes.",
     )
     g = p.add_argument_group("what to train")
     g.add_argument("--algorithm", default="maml", help="registered algorithm (see `metaopt list algorithms`)")

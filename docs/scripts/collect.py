@@ -1,0 +1,62 @@
+"""Print the markdown tables of docs/results.md from the run folders the scripts wrote.
+
+    python docs/scripts/collect.py [RUNS_DIR]
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+ALGOS = ["maml", "fomaml", "anil", "metasgd", "mamlpp", "metacurvature", "reptile", "taml"]
+
+
+def _fmt(d: dict | None, scale: float = 1.0, digits: int = 3) -> str:
+    if d is None:
+        return "not run yet"
+    if not math.isfinite(d["mean"]):
+        return f"diverged ({d.get('diverged_tasks', '?')}/{d.get('tasks', d.get('test_tasks'))} tasks)"
+    return f"{d['mean'] * scale:.{digits}f} ± {d['ci95'] * scale:.{digits}f}"
+
+
+def _load(path: Path) -> dict | None:
+    if not path.is_file() or not path.read_text().strip():
+        return None
+    return json.loads(path.read_text())  # results.json is indented; eval-*.json is one line
+
+
+def sinusoid(root: Path) -> None:
+    print("| algorithm | K=5, 1 step | K=5, 10 steps | K=10, 1 step | K=10, 10 steps | best val. iteration (K=5 / K=10) |")
+    print("|---|---|---|---|---|---|")
+    for algo in ALGOS:
+        cells, best = [], []
+        for k in (5, 10):
+            run = root / "sinusoid" / f"{algo}-k{k}"
+            for steps in (1, 10):
+                cells.append(_fmt(_load(run / f"eval-steps{steps}.json")))
+            state = _load(run / "results.json")
+            best.append(str(state["best_iteration"]) if state else "-")
+        print(f"| {algo} | " + " | ".join(cells) + f" | {' / '.join(best)} |")
+
+
+def glyphs(root: Path) -> None:
+    print("| algorithm | 5-way 1-shot | 5-way 5-shot | 20-way 1-shot |")
+    print("|---|---|---|---|")
+    for algo in ALGOS:
+        cells = []
+        for shape in ("5w1s", "5w5s", "20w1s"):
+            d = _load(root / "glyphs" / f"{algo}-{shape}.json")
+            cell = _fmt(d, 100.0, 2)
+            if d is not None:
+                cell += f" (best val. it. {d['best_iteration']}, {d['seconds'] / 60:.0f} min)"
+            cells.append(cell)
+        print(f"| {algo} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    root = Path(sys.argv[1] if len(sys.argv) > 1 else "runs")
+    sinusoid(root)
+    print()
+    glyphs(root)
