@@ -50,7 +50,8 @@ def glyphs(root: Path) -> None:
             d = _load(root / "glyphs" / f"{algo}-{shape}.json")
             cell = _fmt(d, 100.0, 2)
             if d is not None:
-                cell += f" (best val. it. {d['best_iteration']}, {d['seconds'] / 60:.0f} min)"
+                took = "resumed" if d.get("resumed") else f"{d['seconds'] / 60:.0f} min"
+                cell += f" (best val. it. {d['best_iteration']}, {took})"
             cells.append(cell)
         print(f"| {algo} | " + " | ".join(cells) + " |")
 
