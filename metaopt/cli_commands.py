@@ -67,8 +67,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         if args.overwrite:
             shutil.rmtree(out)
         else:
-            saved = read_json(out / CONFIG_FILE)
-            differing = [k for k, v in cfg.to_dict().items() if saved.get(k) != v]
+            from metaopt.runs import RunConfig, normalized
+
+            try:
+                saved = normalized(RunConfig.from_dict(read_json(out / CONFIG_FILE)))
+            except ConfigError:
+                saved = {}
+            differing = [k for k, v in normalized(cfg).items() if saved.get(k) != v]
             if differing:
                 raise ConfigError(f"--out {out} holds a different run ({', '.join(differing)} differ); "
                                   "pass --overwrite or choose another --out")

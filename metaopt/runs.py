@@ -22,7 +22,7 @@ from metaopt.tasks.benchmarks import get_benchmark
 from metaopt.trainer import MetaTrainer, TrainConfig
 from metaopt.typing import Split
 
-__all__ = ["RunConfig", "Run", "build_run", "load_run"]
+__all__ = ["RunConfig", "Run", "build_run", "load_run", "save_run_config", "normalized"]
 
 
 @dataclass
@@ -87,6 +87,18 @@ def build_run(config: RunConfig) -> Run:
                                    shots=shots, queries=queries, learner=learner_config.to_dict(),
                                    train=dataclasses.asdict(train_config))
     return Run(resolved, learner, sources, train_config)
+
+
+def normalized(config: RunConfig) -> dict[str, Any]:
+    """``config`` with every learner and training default filled in, so a run saved by an older
+    metaopt (before an option existed) compares equal to the same run described today."""
+    data = config.to_dict()
+    try:
+        data["learner"] = build_config(config.algorithm, config.learner).to_dict()
+        data["train"] = dataclasses.asdict(TrainConfig(**config.train))
+    except (ConfigError, TypeError):
+        pass  # an invalid saved config simply compares unequal
+    return data
 
 
 def save_run_config(directory: str | Path, config: RunConfig) -> None:

@@ -123,3 +123,15 @@ def test_import_metaopt_is_light():
     code = "import sys, metaopt; print(sorted(m for m in ('torch', 'mlflow', 'optuna', 'higher') if m in sys.modules))"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.stdout.strip() == "[]", proc.stdout + proc.stderr
+
+
+def test_run_saved_before_an_option_existed_still_resumes(tmp_path, capsys):
+    base = ["train", "--shots", "5", "--iterations", "2", "--meta-batch", "2", "--val-every", "2", "--val-tasks", "2",
+            "--test-tasks", "2", "--out", str(tmp_path), "--no-progress", "--json"]
+    assert _run(base, capsys)[0] == 0
+    saved = json.loads((tmp_path / "config.json").read_text())
+    del saved["train"]["grad_clip"]  # as written by a metaopt that had no --grad-clip yet
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    code, stdout, err = _run(base, capsys)
+    assert code == 0, err
+    assert json.loads(stdout.strip().splitlines()[-1])["resumed"]

@@ -28,7 +28,8 @@ def _load(path: Path) -> dict | None:
 
 
 def sinusoid(root: Path) -> None:
-    print("| algorithm | K=5, 1 step | K=5, 10 steps | K=10, 1 step | K=10, 10 steps | best val. iteration (K=5 / K=10) |")
+    print("| algorithm | K=5, 1 step | K=5, 10 steps | K=10, 1 step | K=10, 10 steps "
+          "| best val. iteration (K=5 / K=10) |")
     print("|---|---|---|---|---|---|")
     for algo in ALGOS:
         cells, best = [], []
