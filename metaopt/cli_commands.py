@@ -96,7 +96,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "test_tasks": result.n_tasks, "diverged_tasks": result.diverged,
         "iterations": state.iteration, "best_iteration": state.best_iteration,
         "best_val": state.best, "stopped_early": state.stopped_early, "resumed": resumed,
-        "seconds": _elapsed(start), "out": str(out),
+        "train_seconds": round(state.train_seconds, 2), "seconds": _elapsed(start), "out": str(out),
     }
     write_json(out / "results.json", summary)
     print(f"{cfg.algorithm} on {cfg.benchmark}: {result}  (best validation at iteration {state.best_iteration}; "

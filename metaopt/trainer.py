@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,7 @@ class TrainState:
     best_iteration: int | None = None
     bad_validations: int = 0
     stopped_early: str | None = None
+    train_seconds: float = 0.0  # wall time spent training and validating, summed over resumes
     history: list[dict[str, float]] = field(default_factory=list)
 
 
@@ -165,6 +167,7 @@ class MetaTrainer:
             bar = tqdm(total=cfg.iterations, initial=self.state.iteration, desc=f"meta-train {self.learner.name}")
         try:
             while self.state.iteration < cfg.iterations and self.state.stopped_early is None:
+                started = time.perf_counter()
                 it = self.state.iteration
                 for group in self.optimizer.param_groups:
                     group["lr"] = self.base_lr * self.learner.outer_lr_scale(it)
@@ -178,7 +181,10 @@ class MetaTrainer:
                     bar.update(1)
                     bar.set_postfix(meta_loss=f"{metrics['meta_loss']:.4f}")
                 if (it + 1) % cfg.val_every == 0 or it + 1 == cfg.iterations:
-                    last = self._validate(metrics)
+                    self.state.train_seconds += time.perf_counter() - started
+                    last = self._validate(metrics)  # checkpoints, so the time is added first
+                else:
+                    self.state.train_seconds += time.perf_counter() - started
         finally:
             if bar is not None:
                 bar.close()

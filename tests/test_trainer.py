@@ -101,3 +101,14 @@ def test_grad_clip_bounds_the_outer_gradient_norm():
     trainer.optimizer.register_step_pre_hook(record)  # runs after the clipping hook
     trainer.fit()
     assert norms and max(norms) <= 1e-3 * (1 + 1e-5)
+
+
+def test_training_time_adds_up_across_a_resume(tmp_path):
+    first = _run(iterations=10).trainer(tmp_path, progress=False)
+    first.config.iterations = 5  # a run whose budget was later raised: it resumes where it stopped
+    first.fit()
+    spent = first.state.train_seconds
+    assert spent > 0
+    second = _run(iterations=10).trainer(tmp_path, progress=False)
+    second.fit()
+    assert second.state.iteration == 10 and second.state.train_seconds > spent

@@ -51,7 +51,10 @@ def glyphs(root: Path) -> None:
             d = _load(root / "glyphs" / f"{algo}-{shape}.json")
             cell = _fmt(d, 100.0, 2)
             if d is not None:
-                took = "resumed" if d.get("resumed") else f"{d['seconds'] / 60:.0f} min"
+                if "train_seconds" in d:
+                    took = f"{d['train_seconds'] / 60:.0f} min training"
+                else:
+                    took = "resumed" if d.get("resumed") else f"{d['seconds'] / 60:.0f} min"
                 cell += f" (best val. it. {d['best_iteration']}, {took})"
             cells.append(cell)
         print(f"| {algo} | " + " | ".join(cells) + " |")
