@@ -7,7 +7,6 @@ import torch
 
 from metaopt.errors import ConfigError
 from metaopt.tasks.base import ClassDataset, ClassSplits, Task, TaskSource
-from metaopt.typing import Split
 
 __all__ = ["EpisodeSampler", "split_classes", "split_by_group"]
 
@@ -93,8 +92,3 @@ def split_by_group(
     pick = lambda names: tuple(i for i, g in enumerate(groups) if g in names)  # noqa: E731
     return ClassSplits(pick(bg), pick(va), pick(ev))
 
-
-def sampler_for(
-    dataset: ClassDataset, splits: ClassSplits, split: Split, *, ways: int, shots: int, queries: int
-) -> EpisodeSampler:
-    return EpisodeSampler(dataset, splits.classes(split), ways=ways, shots=shots, queries=queries)
