@@ -57,6 +57,7 @@ def _run_config(args: argparse.Namespace):
 
 def cmd_train(args: argparse.Namespace) -> int:
     from metaopt.runs import build_run, save_run_config
+    from metaopt.trainer import TrainingDiverged
 
     start = time.perf_counter()
     run = build_run(_run_config(args))
@@ -82,12 +83,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     resumed = (out / "checkpoint.pt").exists()
     try:
         state = trainer.fit().state
-    except Exception as exc:
-        from metaopt.trainer import TrainingDiverged
-
-        if isinstance(exc, TrainingDiverged):
-            _fail(f"training diverged: {exc}", code=1)
-        raise
+    except TrainingDiverged as exc:
+        _fail(f"training diverged: {exc}", code=1)
     trainer.use_best()
     result = trainer.evaluate("test", args.test_tasks)
     summary = {

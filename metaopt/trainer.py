@@ -60,7 +60,7 @@ class TrainState:
     best_iteration: int | None = None
     bad_validations: int = 0
     stopped_early: str | None = None
-    train_seconds: float = 0.0  # wall time spent training and validating, summed over resumes
+    train_seconds: float = 0.0  # wall time of the meta-training steps (not validation), summed over resumes
     history: list[dict[str, float]] = field(default_factory=list)
 
 
@@ -180,11 +180,9 @@ class MetaTrainer:
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix(meta_loss=f"{metrics['meta_loss']:.4f}")
+                self.state.train_seconds += time.perf_counter() - started
                 if (it + 1) % cfg.val_every == 0 or it + 1 == cfg.iterations:
-                    self.state.train_seconds += time.perf_counter() - started
-                    last = self._validate(metrics)  # checkpoints, so the time is added first
-                else:
-                    self.state.train_seconds += time.perf_counter() - started
+                    last = self._validate(metrics)
         finally:
             if bar is not None:
                 bar.close()
