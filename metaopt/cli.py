@@ -12,7 +12,14 @@ from typing import Any, NoReturn
 
 from metaopt.errors import ConfigError
 
-__all__ = ["main", "build_parser"]
+__all__ = [
+    "main", "build_parser", "EXTRA_COMMANDS", "fail", "positive_int", "positive_float", "key_value", "print_json",
+]
+
+# Modules that add subcommands. Each defines ``add_commands(sub)``, which adds its parsers to the
+# subparsers action and sets ``handler=<callable(args) -> int>`` on each with ``set_defaults``.
+# These modules must import only argparse-level things at top level; heavy work goes in the handler.
+EXTRA_COMMANDS: tuple[str, ...] = ()
 
 EPILOG = """examples:
   metaopt list algorithms
@@ -25,15 +32,15 @@ Running the same `train` command again resumes from the checkpoint in --out."""
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        _fail(message)
+        fail(message)
 
 
-def _fail(message: str, code: int = 2) -> NoReturn:
+def fail(message: str, code: int = 2) -> NoReturn:
     sys.stderr.write(f"metaopt: error: {message}\n")
     raise SystemExit(code)
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -43,7 +50,7 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _positive_float(text: str) -> float:
+def positive_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
@@ -53,7 +60,7 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _key_value(text: str) -> tuple[str, Any]:
+def key_value(text: str) -> tuple[str, Any]:
     key, sep, raw = text.partition("=")
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
@@ -88,28 +95,28 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--algorithm", default="maml", help="registered algorithm (see `metaopt list algorithms`)")
     g.add_argument("--benchmark", default="sinusoid", help="benchmark name (see `metaopt list benchmarks`)")
     g.add_argument("--data-root", help="data folder (Omniglot layout, or where generated data is cached)")
-    g.add_argument("--ways", type=_positive_int, help="N: classes per episode (classification)")
-    g.add_argument("--shots", type=_positive_int, help="K: support examples per class (or points, regression)")
-    g.add_argument("--queries", type=_positive_int, help="query examples per class (or points, regression)")
+    g.add_argument("--ways", type=positive_int, help="N: classes per episode (classification)")
+    g.add_argument("--shots", type=positive_int, help="K: support examples per class (or points, regression)")
+    g.add_argument("--queries", type=positive_int, help="query examples per class (or points, regression)")
     g = p.add_argument_group("inner loop (algorithm hyperparameters)")
-    g.add_argument("--inner-lr", type=_positive_float, help="inner-loop learning rate")
-    g.add_argument("--inner-steps", type=_positive_int, help="inner steps during meta-training")
-    g.add_argument("--eval-inner-steps", type=_positive_int, help="inner steps at evaluation (default: same)")
+    g.add_argument("--inner-lr", type=positive_float, help="inner-loop learning rate")
+    g.add_argument("--inner-steps", type=positive_int, help="inner steps during meta-training")
+    g.add_argument("--eval-inner-steps", type=positive_int, help="inner steps at evaluation (default: same)")
     g.add_argument("--inner-optimizer", choices=["sgd", "momentum", "adam"], help="differentiable inner optimiser")
     g.add_argument("--first-order", action="store_true", default=None, help="drop second-order terms")
-    g.add_argument("--param", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
+    g.add_argument("--param", type=key_value, action="append", default=[], metavar="KEY=VALUE",
                    help="any other hyperparameter of the algorithm, e.g. --param weight=0.5 (repeatable)")
     g = p.add_argument_group("outer loop")
-    g.add_argument("--iterations", type=_positive_int, help="meta-training iterations (default 1000)")
-    g.add_argument("--meta-batch", type=_positive_int, help="tasks per outer update (default 16)")
-    g.add_argument("--outer-lr", type=_positive_float, help="outer learning rate (default: the algorithm's)")
-    g.add_argument("--grad-clip", type=_positive_float, help="clip the outer gradient's global norm to this value")
-    g.add_argument("--val-every", type=_positive_int, help="validate every N iterations (default 100)")
-    g.add_argument("--val-tasks", type=_positive_int, help="fixed validation tasks (default 100)")
-    g.add_argument("--patience", type=_positive_int, help="stop after this many validations without improvement")
+    g.add_argument("--iterations", type=positive_int, help="meta-training iterations (default 1000)")
+    g.add_argument("--meta-batch", type=positive_int, help="tasks per outer update (default 16)")
+    g.add_argument("--outer-lr", type=positive_float, help="outer learning rate (default: the algorithm's)")
+    g.add_argument("--grad-clip", type=positive_float, help="clip the outer gradient's global norm to this value")
+    g.add_argument("--val-every", type=positive_int, help="validate every N iterations (default 100)")
+    g.add_argument("--val-tasks", type=positive_int, help="fixed validation tasks (default 100)")
+    g.add_argument("--patience", type=positive_int, help="stop after this many validations without improvement")
     g.add_argument("--seed", type=int, default=0, help="seed for initialisation and task sampling (default 0)")
     g = p.add_argument_group("output")
-    g.add_argument("--test-tasks", type=_positive_int, default=600, help="fixed meta-test tasks (default 600)")
+    g.add_argument("--test-tasks", type=positive_int, default=600, help="fixed meta-test tasks (default 600)")
     g.add_argument("--out", help="run directory (default runs/ALGO-BENCH-NwKs-seedS); re-running resumes")
     g.add_argument("--overwrite", action="store_true", help="discard an existing run in --out")
     g.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -117,11 +124,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="evaluate a saved run on fixed meta-test tasks")
     p.add_argument("--checkpoint", required=True, help="run directory written by `metaopt train`")
-    p.add_argument("--tasks", type=_positive_int, default=600, help="fixed meta-test tasks (default 600)")
-    p.add_argument("--steps", type=_positive_int, help="adaptation steps (default: the run's)")
+    p.add_argument("--tasks", type=positive_int, default=600, help="fixed meta-test tasks (default 600)")
+    p.add_argument("--steps", type=positive_int, help="adaptation steps (default: the run's)")
     p.add_argument("--split", choices=["test", "val"], default="test", help="which class split (default test)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
+
+    import importlib
+
+    for module in EXTRA_COMMANDS:
+        importlib.import_module(module).add_commands(sub)
     return parser
 
 
@@ -130,20 +142,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     from metaopt import cli_commands
 
     command = {"list": cli_commands.cmd_list, "train": cli_commands.cmd_train, "evaluate": cli_commands.cmd_evaluate}
+    handler = getattr(args, "handler", None) or command[args.command]
     try:
-        return command[args.command](args)
+        return handler(args)
     except ConfigError as exc:
-        _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     except KeyboardInterrupt:
         sys.stderr.write("metaopt: interrupted; finished work is in the last checkpoint, re-run to resume\n")
         return 130
 
 
-def _print_json(data: dict[str, Any]) -> None:
+def print_json(data: dict[str, Any]) -> None:
     print(json.dumps(data, sort_keys=True))
 
 
-def _elapsed(start: float) -> float:
+def elapsed(start: float) -> float:
     return round(time.perf_counter() - start, 2)
 
 

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from metaopt.checkpoint import CONFIG_FILE, read_json, write_json
-from metaopt.cli import _elapsed, _fail, _print_json, default_out
+from metaopt.cli import default_out, elapsed, fail, print_json
 from metaopt.errors import ConfigError
 
 __all__ = ["cmd_list", "cmd_train", "cmd_evaluate"]
@@ -31,7 +31,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             defaults = {f.name: f.default for f in dataclasses.fields(cls.Config)}
             rows.append({"name": name, "kinds": sorted(cls.kinds), "description": doc, "defaults": defaults})
     if args.json:
-        _print_json({"items": rows})
+        print_json({"items": rows})
     else:
         width = max(len(r["name"]) for r in rows)
         for r in rows:
@@ -84,7 +84,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         state = trainer.fit().state
     except TrainingDiverged as exc:
-        _fail(f"training diverged: {exc}", code=1)
+        fail(f"training diverged: {exc}", code=1)
     trainer.use_best()
     result = trainer.evaluate("test", args.test_tasks)
     summary = {
@@ -93,13 +93,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         "test_tasks": result.n_tasks, "diverged_tasks": result.diverged,
         "iterations": state.iteration, "best_iteration": state.best_iteration,
         "best_val": state.best, "stopped_early": state.stopped_early, "resumed": resumed,
-        "train_seconds": round(state.train_seconds, 2), "seconds": _elapsed(start), "out": str(out),
+        "train_seconds": round(state.train_seconds, 2), "seconds": elapsed(start), "out": str(out),
     }
     write_json(out / "results.json", summary)
     print(f"{cfg.algorithm} on {cfg.benchmark}: {result}  (best validation at iteration {state.best_iteration}; "
           f"run in {out})")
     if args.json:
-        _print_json(summary)
+        print_json(summary)
     return 0
 
 
@@ -113,9 +113,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     cfg = run.config
     print(f"{cfg.algorithm} on {cfg.benchmark} ({args.split}): {result}")
     if args.json:
-        _print_json({
+        print_json({
             "algorithm": cfg.algorithm, "benchmark": cfg.benchmark, "ways": cfg.ways, "shots": cfg.shots,
             "metric": result.metric, "mean": result.mean, "ci95": result.ci95, "tasks": result.n_tasks,
-            "steps": args.steps, "split": args.split, "diverged_tasks": result.diverged, "seconds": _elapsed(start),
+            "steps": args.steps, "split": args.split, "diverged_tasks": result.diverged, "seconds": elapsed(start),
         })
     return 0

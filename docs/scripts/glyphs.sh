@@ -17,7 +17,9 @@ one() {
   [ "$algo" = reptile ] && inner=(--inner-lr 0.1 --inner-steps 5 --eval-inner-steps 10)
   metaopt train --algorithm "$algo" --benchmark glyphs --ways "$WAYS" --shots "$SHOTS" --queries 5 \
     --iterations "$ITER" --meta-batch "$MB" "${inner[@]}" --val-every 100 --val-tasks 100 \
-    --test-tasks 600 --seed 0 --out "$out" --no-progress --json | tail -n 1 > "$out.json"
+    --test-tasks 600 --seed 0 --out "$out" --no-progress --json > "$out.log" \
+    || { echo "$algo ${WAYS}w${SHOTS}s FAILED (see $out.log)"; return 1; }
+  tail -n 1 "$out.log" > "$out.json"
   echo "$algo ${WAYS}w${SHOTS}s done"
 }
 export -f one
