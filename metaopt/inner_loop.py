@@ -6,6 +6,11 @@ gradient transform; this module turns that into ``higher``'s patched module and 
 optimiser. Learnable inner hyperparameters reach ``higher`` through ``override=``, one parameter
 group per adapted tensor, so a rate may be a scalar per layer (LSLR) or a tensor shaped like its
 parameter (Meta-SGD). A faster batched engine can later stand behind the same ``adapt`` call.
+
+A learned update rule (Ravi & Larochelle's meta-LSTM) replaces the optimiser step through
+``update_rule=``: it maps (adapted tensors, their gradients, the support loss, the step) to the new
+tensors, and this module writes them into ``higher``'s patched module, so the rule's own
+parameters receive meta-gradients through the unrolled updates like any learnable rate.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ with warnings.catch_warnings():
 from metaopt.errors import ConfigError
 from metaopt.typing import InnerOptimizer
 
-__all__ = ["InnerLoop", "AdaptResult", "INNER_OPTIMIZERS", "LearningRates"]
+__all__ = ["InnerLoop", "InnerSession", "AdaptResult", "INNER_OPTIMIZERS", "LearningRates", "Overrides"]
 
 INNER_OPTIMIZERS: tuple[str, ...] = ("sgd", "momentum", "adam")
 
@@ -35,6 +40,11 @@ INNER_OPTIMIZERS: tuple[str, ...] = ("sgd", "momentum", "adam")
 LearningRates = Callable[[int], "float | Sequence[float | torch.Tensor]"]
 LossFn = Callable[[nn.Module, int], torch.Tensor]
 GradTransform = Callable[[Sequence[torch.Tensor | None]], list[torch.Tensor | None]]
+# (adapted tensors, their gradients, support loss, step) -> the adapted tensors after the step.
+UpdateRule = Callable[[list[torch.Tensor], list[torch.Tensor | None], torch.Tensor, int], list[torch.Tensor]]
+# Per step: other optimiser settings to override (``momentum``, ``weight_decay``), each one value
+# for every tensor or one per adapted tensor, so learned hyperparameters beyond the rate get gradients.
+Overrides = Callable[[int], "dict[str, float | torch.Tensor | Sequence[float | torch.Tensor]]"]
 
 
 @dataclass
@@ -52,6 +62,7 @@ class InnerLoop:
         module: the module whose parameters are adapted; its own parameters are the initial
             weights, so gradients of a post-adaptation loss reach them (MAML's meta-gradient).
         optimizer: ``"sgd"``, ``"momentum"`` (SGD with momentum) or ``"adam"``.
+        betas: Adam's (beta1, beta2); Nichol et al.'s Reptile uses beta1 = 0.
         params: the subset of ``module``'s parameters to adapt (default: all); the others are
             used as they are and still receive meta-gradients.
     """
@@ -62,6 +73,7 @@ class InnerLoop:
         *,
         optimizer: InnerOptimizer = "sgd",
         momentum: float = 0.9,
+        betas: tuple[float, float] = (0.9, 0.999),
         params: Sequence[nn.Parameter] | None = None,
     ) -> None:
         if optimizer not in INNER_OPTIMIZERS:
@@ -70,7 +82,7 @@ class InnerLoop:
         self.params = list(module.parameters()) if params is None else list(params)
         groups = [{"params": [p]} for p in self.params]
         if optimizer == "adam":
-            self._opt: torch.optim.Optimizer = torch.optim.Adam(groups, lr=1.0)
+            self._opt: torch.optim.Optimizer = torch.optim.Adam(groups, lr=1.0, betas=betas)
         else:
             self._opt = torch.optim.SGD(groups, lr=1.0, momentum=momentum if optimizer == "momentum" else 0.0)
 
@@ -88,6 +100,7 @@ class InnerLoop:
         differentiable: bool = True,
         grad_transform: GradTransform | None = None,
         after_step: Callable[[nn.Module, int], None] | None = None,
+        overrides: Overrides | None = None,
     ) -> AdaptResult:
         """Run ``steps`` inner steps of ``loss_fn(fmodule, step)`` and return the adapted module.
 
@@ -95,6 +108,26 @@ class InnerLoop:
         ``first_order=True`` keeps the path from the initial weights (and learnable rates) to the
         adapted weights but drops second-order terms, as FOMAML does.
         ``after_step(fmodule, step)`` is called after each step (MAML++'s multi-step loss).
+        ``overrides(step)`` gives further settings (``momentum``, ``weight_decay``; floats or tensors
+        that should receive meta-gradients), one value for all tensors or one per adapted tensor.
+        """
+        session = self.start(differentiable=differentiable, first_order=first_order, grad_transform=grad_transform)
+        schedule = lr if callable(lr) else (lambda _step: lr)
+        losses: list[float] = []
+        for step in range(steps):
+            loss = loss_fn(session.module, step)
+            losses.append(float(loss.detach()))
+            session.step(loss, schedule(step), None if overrides is None else overrides(step))
+            if after_step is not None:
+                after_step(session.module, step)
+        return AdaptResult(session.module, losses)
+
+    def start(
+        self, *, differentiable: bool = True, first_order: bool = False, grad_transform: GradTransform | None = None
+    ) -> InnerSession:
+        """Begin an open-ended differentiable optimisation of the module (``adapt`` runs one to the end).
+
+        Hyperparameter learning uses this directly: many steps, truncated every K steps.
         """
         fmodule = higher.patch.monkeypatch(
             self.module, copy_initial_weights=False, track_higher_grads=differentiable
@@ -102,26 +135,63 @@ class InnerLoop:
         diffopt = higher.optim.get_diff_optim(
             self._opt, self.module.parameters(), fmodel=fmodule, track_higher_grads=differentiable
         )
-        schedule = lr if callable(lr) else (lambda _step: lr)
         callback = grad_transform
         if first_order and differentiable:
             callback = _detached(grad_transform)
-        losses: list[float] = []
-        for step in range(steps):
-            loss = loss_fn(fmodule, step)
-            losses.append(float(loss.detach()))
-            diffopt.step(loss, override={"lr": self._rates(schedule(step))}, grad_callback=callback)
-            if after_step is not None:
-                after_step(fmodule, step)
-        return AdaptResult(fmodule, losses)
+        return InnerSession(self, fmodule, diffopt, callback)
 
-    def _rates(self, value: float | Sequence[float | torch.Tensor]) -> list[float | torch.Tensor]:
+    def _rates(
+        self, value: float | torch.Tensor | Sequence[float | torch.Tensor], what: str = "inner learning rates"
+    ) -> list[float | torch.Tensor]:
         if isinstance(value, (float, int)) or (isinstance(value, torch.Tensor) and value.dim() == 0):
             return [value] * self.num_tensors
         rates = list(value)
         if len(rates) != self.num_tensors:
-            raise ConfigError(f"got {len(rates)} inner learning rates for {self.num_tensors} adapted tensors")
+            raise ConfigError(f"got {len(rates)} {what} for {self.num_tensors} adapted tensors")
         return rates
+
+
+class InnerSession:
+    """A differentiable optimisation in progress: step it, read ``module``, ``truncate`` it.
+
+    Truncation detaches the current weights and optimiser state (momentum buffers), so gradients of
+    later losses flow back only to the hyperparameters used since, not through the whole history
+    (truncated backpropagation through training, as in Shaban et al. 2019).
+    """
+
+    def __init__(self, loop: InnerLoop, fmodule: nn.Module, diffopt, grad_callback: GradTransform | None) -> None:
+        self.loop = loop
+        self.module = fmodule
+        self._diffopt = diffopt
+        self._callback = grad_callback
+
+    @property
+    def params(self) -> list[torch.Tensor]:
+        return list(self.module.fast_params)
+
+    def step(
+        self,
+        loss: torch.Tensor,
+        lr: float | torch.Tensor | Sequence[float | torch.Tensor],
+        overrides: dict[str, float | torch.Tensor | Sequence[float | torch.Tensor]] | None = None,
+    ) -> None:
+        """One optimiser step on ``loss`` with rate(s) ``lr`` and any further overridden settings."""
+        override = {"lr": self.loop._rates(lr)}
+        for key, value in (overrides or {}).items():
+            override[key] = self.loop._rates(value, key)
+        self._diffopt.step(loss, override=override, grad_callback=self._callback)
+
+    def truncate(self) -> None:
+        """Cut the graph here: later hypergradients see only the steps taken after this call."""
+        fresh = [p.detach().requires_grad_() for p in self.module.fast_params]
+        # higher keeps every past weight list while tracking; drop them so memory stays flat.
+        self.module._fast_params = None
+        self.module.update_params(fresh)
+        for group_state in self._diffopt.state:
+            for param_state in group_state.values():
+                for key, value in list(param_state.items()):
+                    if isinstance(value, torch.Tensor):
+                        param_state[key] = value.detach()
 
 
 def _detached(inner: GradTransform | None) -> GradTransform:

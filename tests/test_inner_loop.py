@@ -40,6 +40,26 @@ def test_inner_optimisers_match_torch_optim(optimizer):
     assert len(result.support_losses) == 4 and result.support_losses[-1] < result.support_losses[0]
 
 
+
+def test_adam_beta1_zero_matches_torch_optim():
+    # Nichol et al.'s Reptile runs the inner Adam with beta1 = 0; steps after the first depend on it.
+    torch.manual_seed(0)
+    model = MLP(1, (8,), 1)
+    x, y = _data()
+    reference = copy.deepcopy(model)
+    opt = torch.optim.Adam(reference.parameters(), lr=0.05, betas=(0.0, 0.999))
+    for _ in range(4):
+        opt.zero_grad()
+        F.mse_loss(reference(x), y).backward()
+        opt.step()
+    result = InnerLoop(model, optimizer="adam", betas=(0.0, 0.999)).adapt(
+        lambda f, s: F.mse_loss(f(x), y), 4, 0.05, differentiable=False)
+    default = InnerLoop(model, optimizer="adam").adapt(lambda f, s: F.mse_loss(f(x), y), 4, 0.05,
+                                                        differentiable=False)
+    for ours, ref in zip(result.module.parameters(), reference.parameters()):
+        torch.testing.assert_close(ours.detach(), ref.detach(), rtol=1e-5, atol=1e-6)
+    assert any(not torch.allclose(a, b) for a, b in zip(result.module.parameters(), default.module.parameters()))
+
 def test_learnable_rate_gets_gradient_through_override():
     torch.manual_seed(0)
     model = MLP(1, (8,), 1)

@@ -31,6 +31,7 @@ class GBMLConfig(LearnerConfig):
     first_order: bool = False
     inner_optimizer: str = "sgd"
     momentum: float = 0.9
+    adam_beta1: float = 0.9  # inner Adam's beta1 (Reptile's paper runs 0)
 
     def validate(self) -> None:
         if not self.inner_lr > 0:
@@ -45,6 +46,8 @@ class GBMLConfig(LearnerConfig):
             )
         if not 0 <= self.momentum < 1:
             raise ConfigError(f"momentum must be in [0, 1), got {self.momentum}")
+        if not 0 <= self.adam_beta1 < 1:
+            raise ConfigError(f"adam_beta1 must be in [0, 1), got {self.adam_beta1}")
 
 
 class GradientMetaLearner(MetaLearner):
@@ -59,6 +62,7 @@ class GradientMetaLearner(MetaLearner):
             self.adapted_module(),
             optimizer=config.inner_optimizer,  # type: ignore[arg-type]
             momentum=config.momentum,
+            betas=(config.adam_beta1, 0.999),
             params=self.adapted_params(),
         )
 
