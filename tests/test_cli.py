@@ -74,6 +74,7 @@ def test_list_json(capsys):
         (["train", "--param", "no_such=1"], ["no_such"]),
         (["evaluate", "--checkpoint", "/nonexistent/run"], ["/nonexistent/run"]),
         (["list", "things"], ["things"]),
+        (["train", "--algorithm", "protonet", "--benchmark", "sinusoid"], ["protonet", "regression", "sinusoid"]),
     ],
 )
 def test_bad_input_exits_2_with_one_line(args, needles, capsys):

@@ -15,6 +15,7 @@ from metaopt.algorithms.maml import FOMAML, MAML, maml_update
 from metaopt.algorithms.mamlpp import MAMLPlusPlus
 from metaopt.algorithms.metacurvature import MetaCurvature
 from metaopt.algorithms.metasgd import MetaSGD
+from metaopt.algorithms.protonet import ProtoNet
 from metaopt.algorithms.reptile import Reptile
 from metaopt.algorithms.taml import TAML
 
@@ -35,5 +36,6 @@ __all__ = [
     "MetaCurvature",
     "Reptile",
     "TAML",
+    "ProtoNet",
     "maml_update",
 ]

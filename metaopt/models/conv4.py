@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["Conv4", "StepBatchNorm2d"]
+__all__ = ["Conv4", "ConvBlock", "StepBatchNorm2d"]
 
 
 class StepBatchNorm2d(nn.Module):
@@ -34,21 +34,27 @@ class StepBatchNorm2d(nn.Module):
         return F.batch_norm(x, None, None, self.weight[step], self.bias[step], training=True, eps=self.eps)
 
 
-class _Block(nn.Module):
-    def __init__(self, cin: int, cout: int, norm_steps: int) -> None:
+class ConvBlock(nn.Module):
+    """3x3 conv (padding 1) -> batch-statistics BatchNorm -> ReLU -> optional 2x2 max-pool."""
+
+    def __init__(self, cin: int, cout: int, norm_steps: int = 1, pool: bool = True) -> None:
         super().__init__()
         self.conv = nn.Conv2d(cin, cout, 3, padding=1)
         self.norm = StepBatchNorm2d(cout, norm_steps)
+        self.pool = pool
 
     def forward(self, x: torch.Tensor, step: int = 0) -> torch.Tensor:
-        return F.max_pool2d(F.relu(self.norm(self.conv(x), step)), 2)
+        x = F.relu(self.norm(self.conv(x), step))
+        return F.max_pool2d(x, 2) if self.pool else x
 
 
 class _Features(nn.Module):
-    def __init__(self, in_channels: int, hidden: int, norm_steps: int) -> None:
+    def __init__(self, in_channels: int, hidden: int, norm_steps: int, pool_blocks: int = 4) -> None:
         super().__init__()
         chans = [in_channels, hidden, hidden, hidden, hidden]
-        self.blocks = nn.ModuleList(_Block(a, b, norm_steps) for a, b in zip(chans, chans[1:]))
+        self.blocks = nn.ModuleList(
+            ConvBlock(a, b, norm_steps, pool=i < pool_blocks) for i, (a, b) in enumerate(zip(chans, chans[1:]))
+        )
 
     def forward(self, x: torch.Tensor, step: int = 0) -> torch.Tensor:
         for block in self.blocks:
@@ -57,18 +63,27 @@ class _Features(nn.Module):
 
 
 class Conv4(nn.Module):
-    """Conv4 for ``image_size`` in {28, 84} (any size >= 16 works); ``features`` then linear ``head``."""
+    """Conv4 for ``image_size`` in {28, 84} (any size >= 16 works); ``features`` then linear ``head``.
+
+    ``head=False`` gives the bare embedding (metric learners compare features, they have no
+    classifier); ``pool_blocks`` < 4 leaves the last blocks unpooled, as Relation Networks'
+    encoder does. ``feature_shape`` is the ``[C, H, W]`` map that ``features`` flattens.
+    """
 
     def __init__(
-        self, in_channels: int = 1, out_features: int = 5, image_size: int = 28, hidden: int = 64, norm_steps: int = 1
+        self, in_channels: int = 1, out_features: int = 5, image_size: int = 28, hidden: int = 64, norm_steps: int = 1,
+        *, head: bool = True, pool_blocks: int = 4,
     ) -> None:
         super().__init__()
-        self.features = _Features(in_channels, hidden, norm_steps)
+        if not 0 <= pool_blocks <= 4:
+            raise ValueError(f"pool_blocks must be in 0..4, got {pool_blocks}")
+        self.features = _Features(in_channels, hidden, norm_steps, pool_blocks)
         side = image_size
-        for _ in range(4):
+        for _ in range(pool_blocks):
             side //= 2
+        self.feature_shape = (hidden, side, side)
         self.feature_dim = hidden * side * side
-        self.head = nn.Linear(self.feature_dim, out_features)
+        self.head = nn.Linear(self.feature_dim, out_features) if head else nn.Identity()
 
     def forward(self, x: torch.Tensor, step: int = 0) -> torch.Tensor:
         return self.head(self.features(x, step))

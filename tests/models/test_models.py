@@ -34,3 +34,13 @@ def test_per_step_norm_rows_change_the_output():
     x = torch.randn(4, 1, 28, 28)
     assert not torch.allclose(model(x, step=0), model(x, step=1))
     torch.testing.assert_close(model(x, step=5), model(x, step=2))  # steps past the last reuse it
+
+
+def test_headless_models_return_features_and_unpooled_blocks_keep_the_map():
+    torch.manual_seed(0)
+    bare = default_model((1, 28, 28), 5, head=False)
+    assert bare(torch.randn(3, 1, 28, 28)).shape == (3, 64) and not any("head" in n for n, _ in bare.named_parameters())
+    relation = Conv4(1, 5, image_size=28, head=False, pool_blocks=2)
+    assert relation.feature_shape == (64, 7, 7)
+    assert relation(torch.randn(2, 1, 28, 28)).shape == (2, 64 * 7 * 7)
+    assert default_model((4,), 2, head=False)(torch.randn(5, 4)).shape == (5, 40)

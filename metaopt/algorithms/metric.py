@@ -1,0 +1,67 @@
+"""What the metric-based learners share: a headless embedding, one forward per episode, no inner loop.
+
+ProtoNets, Matching, Relation and Siamese Networks classify a query by comparing its embedding
+with the support set's, so "adaptation" is a forward pass. Support and query are embedded in one
+batch, as the ProtoNets reference code does: with the backbone's batch-statistics BatchNorm each
+episode is normalised by its own images, the same way in meta-training and at test time.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import Any, ClassVar
+
+import torch
+
+from metaopt.algorithms.base import LearnerConfig, MetaLearner
+from metaopt.tasks.base import Task
+
+__all__ = ["MetricLearner", "episode_ways", "class_sums", "class_means"]
+
+
+def episode_ways(task: Task) -> int:
+    """N of an N-way episode (labels are ``0..N-1``)."""
+    return task.n_way if task.n_way is not None else int(task.support_y.max()) + 1
+
+
+def class_sums(embeddings: torch.Tensor, labels: torch.Tensor, n_way: int) -> torch.Tensor:
+    """``[n_way, *feature]``: the sum of each class's embeddings (Relation Networks pool K shots so)."""
+    out = embeddings.new_zeros((n_way, *embeddings.shape[1:]))
+    return out.index_add(0, labels, embeddings)
+
+
+def class_means(embeddings: torch.Tensor, labels: torch.Tensor, n_way: int) -> torch.Tensor:
+    """``[n_way, *feature]``: each class's mean embedding (ProtoNets' prototypes)."""
+    counts = torch.bincount(labels, minlength=n_way).to(embeddings.dtype)
+    return class_sums(embeddings, labels, n_way) / counts.view(-1, *([1] * (embeddings.dim() - 1)))
+
+
+class MetricLearner(MetaLearner):
+    """Base of the metric learners: ``episode_scores`` maps a task to per-query class scores.
+
+    The meta-loss is ``loss(scores, query_y)`` on the query set and ``predict`` is the same
+    forward without a graph; ``steps`` is ignored (there is no inner loop to run).
+    """
+
+    kinds: ClassVar[frozenset[str]] = frozenset({"classification"})
+
+    @classmethod
+    def model_options(cls, config: LearnerConfig) -> dict[str, Any]:
+        return {"head": False}
+
+    def embed_episode(self, task: Task) -> tuple[torch.Tensor, torch.Tensor]:
+        """Support and query embeddings from one forward over both sets."""
+        n_support = task.support_x.shape[0]
+        embedded = self.model(torch.cat([task.support_x, task.query_x]))
+        return embedded[:n_support], embedded[n_support:]
+
+    @abstractmethod
+    def episode_scores(self, task: Task) -> torch.Tensor:
+        """``[n_query, n_way]`` scores whose argmax is the predicted class (differentiable)."""
+
+    def meta_loss(self, task: Task, iteration: int) -> torch.Tensor:
+        return self.loss(self.episode_scores(task), task.query_y)
+
+    def predict(self, task: Task, steps: int | None = None) -> torch.Tensor:
+        with torch.no_grad():
+            return self.episode_scores(task)
