@@ -32,7 +32,7 @@ with warnings.catch_warnings():
 from metaopt.errors import ConfigError
 from metaopt.typing import InnerOptimizer
 
-__all__ = ["InnerLoop", "InnerSession", "AdaptResult", "INNER_OPTIMIZERS", "LearningRates", "Overrides"]
+__all__ = ["InnerLoop", "InnerSession", "AdaptResult", "INNER_OPTIMIZERS", "LearningRates", "Overrides", "UpdateRule"]
 
 INNER_OPTIMIZERS: tuple[str, ...] = ("sgd", "momentum", "adam")
 
@@ -101,6 +101,7 @@ class InnerLoop:
         grad_transform: GradTransform | None = None,
         after_step: Callable[[nn.Module, int], None] | None = None,
         overrides: Overrides | None = None,
+        update_rule: UpdateRule | None = None,
     ) -> AdaptResult:
         """Run ``steps`` inner steps of ``loss_fn(fmodule, step)`` and return the adapted module.
 
@@ -110,6 +111,8 @@ class InnerLoop:
         ``after_step(fmodule, step)`` is called after each step (MAML++'s multi-step loss).
         ``overrides(step)`` gives further settings (``momentum``, ``weight_decay``; floats or tensors
         that should receive meta-gradients), one value for all tensors or one per adapted tensor.
+        ``update_rule`` replaces the optimiser (``lr`` and ``overrides`` are then unused): see
+        ``InnerSession.rule_step``.
         """
         session = self.start(differentiable=differentiable, first_order=first_order, grad_transform=grad_transform)
         schedule = lr if callable(lr) else (lambda _step: lr)
@@ -117,7 +120,10 @@ class InnerLoop:
         for step in range(steps):
             loss = loss_fn(session.module, step)
             losses.append(float(loss.detach()))
-            session.step(loss, schedule(step), None if overrides is None else overrides(step))
+            if update_rule is not None:
+                session.rule_step(loss, update_rule, step)
+            else:
+                session.step(loss, schedule(step), None if overrides is None else overrides(step))
             if after_step is not None:
                 after_step(session.module, step)
         return AdaptResult(session.module, losses)
@@ -138,7 +144,7 @@ class InnerLoop:
         callback = grad_transform
         if first_order and differentiable:
             callback = _detached(grad_transform)
-        return InnerSession(self, fmodule, diffopt, callback)
+        return InnerSession(self, fmodule, diffopt, callback, detach_inputs=first_order or not differentiable)
 
     def _rates(
         self, value: float | torch.Tensor | Sequence[float | torch.Tensor], what: str = "inner learning rates"
@@ -159,8 +165,12 @@ class InnerSession:
     (truncated backpropagation through training, as in Shaban et al. 2019).
     """
 
-    def __init__(self, loop: InnerLoop, fmodule: nn.Module, diffopt, grad_callback: GradTransform | None) -> None:
+    def __init__(
+        self, loop: InnerLoop, fmodule: nn.Module, diffopt, grad_callback: GradTransform | None, *,
+        detach_inputs: bool = False,
+    ) -> None:
         self.loop = loop
+        self._detach_inputs = detach_inputs
         self.module = fmodule
         self._diffopt = diffopt
         self._callback = grad_callback
@@ -180,6 +190,32 @@ class InnerSession:
         for key, value in (overrides or {}).items():
             override[key] = self.loop._rates(value, key)
         self._diffopt.step(loss, override=override, grad_callback=self._callback)
+
+    def rule_step(self, loss: torch.Tensor, rule: UpdateRule, step: int) -> None:
+        """One step of a learned update rule: the adapted tensors become ``rule(params, grads, loss, step)``.
+
+        First-order (or non-differentiable) sessions hand the rule detached gradients and loss, so
+        no second-order term flows through its inputs (Ravi & Larochelle 2017 drop it the same way);
+        the path from the initial weights and the rule's own parameters to the new weights is kept.
+        """
+        fast = self.params
+        ids = {id(p): i for i, p in enumerate(self.loop.module.parameters())}
+        positions = [ids[id(p)] for p in self.loop.params]
+        current = [fast[i] for i in positions]
+        grads = list(torch.autograd.grad(loss, current, create_graph=not self._detach_inputs, allow_unused=True))
+        if self._detach_inputs:
+            loss = loss.detach()
+        if self._callback is not None:
+            grads = self._callback(grads)  # the grad transform, detaching when first-order
+        new = rule(current, grads, loss, step)
+        if len(new) != len(current):
+            raise ConfigError(f"update rule returned {len(new)} tensors for {len(current)} adapted tensors")
+        if not self.module.track_higher_grads:
+            # As higher's own optimisers do when not tracking: each step starts from detached tensors.
+            new = [p.detach().requires_grad_() for p in new]
+        for i, p in zip(positions, new):
+            fast[i] = p
+        self.module.update_params(fast)
 
     def truncate(self) -> None:
         """Cut the graph here: later hypergradients see only the steps taken after this call."""

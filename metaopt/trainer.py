@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,7 +88,11 @@ class MetaTrainer:
         out_dir: str | Path | None = None,
         callbacks: list[Callback] | None = None,
         progress: bool = True,
+        optimizer_factory: Callable[[list[torch.nn.Parameter], float], torch.optim.Optimizer] | None = None,
     ) -> None:
+        """``optimizer_factory(params, lr)`` replaces the learner's outer optimiser (for example
+        hypergradient descent, ``metaopt.hyper.hd_optimizer``); it must honour ``group["lr"]``,
+        which the trainer sets every iteration from the learner's schedule."""
         config.validate()
         self.learner = learner
         self.sources = sources
@@ -100,8 +105,10 @@ class MetaTrainer:
         self.state = TrainState()
         self.base_lr = config.outer_lr if config.outer_lr is not None else learner.default_outer_lr
         params = [p for p in learner.parameters() if p.requires_grad]
-        if learner.outer_optimizer == "sgd":
-            self.optimizer: torch.optim.Optimizer = torch.optim.SGD(params, lr=self.base_lr)
+        if optimizer_factory is not None:
+            self.optimizer: torch.optim.Optimizer = optimizer_factory(params, self.base_lr)
+        elif learner.outer_optimizer == "sgd":
+            self.optimizer = torch.optim.SGD(params, lr=self.base_lr)
         else:
             self.optimizer = torch.optim.Adam(params, lr=self.base_lr)
         if config.grad_clip is not None:

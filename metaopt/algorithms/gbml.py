@@ -93,15 +93,21 @@ class GradientMetaLearner(MetaLearner):
         self, support_x: torch.Tensor, support_y: torch.Tensor, steps: int, *, differentiable: bool,
         first_order: bool = False, after_step=None,
     ) -> AdaptResult:
-        """Adapt to a support set; ``support_x`` is already embedded."""
+        """Adapt to a support set; ``support_x`` is already embedded.
+
+        Learned inner hyperparameters attached as ``self.inner_hypers`` (``metaopt.hyper.inner``)
+        take over the rates and add their momentum / weight decay overrides.
+        """
+        hypers = getattr(self, "inner_hypers", None)  # a submodule, so not a class-level default
         return self.inner.adapt(
             lambda f, s: self.loss(self.forward_adapted(f, support_x, s), support_y),
             steps,
-            self.inner_rates,
+            self.inner_rates if hypers is None else hypers.rates,
             first_order=first_order,
             differentiable=differentiable,
             grad_transform=self.grad_transform(),
             after_step=after_step,
+            overrides=None if hypers is None else hypers.overrides,
         )
 
     def meta_loss(self, task: Task, iteration: int) -> torch.Tensor:
