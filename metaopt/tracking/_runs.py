@@ -60,10 +60,17 @@ def mlflow_run(
             client.set_terminated(run.info.run_id, status=status)
 
 
-def log_figure(figure: Any, artifact_file: str) -> None:
-    """Log a matplotlib figure to the active run and close it (figures otherwise pile up in memory)."""
+def log_figure(figure: Any, artifact_file: str, *, run_id: str | None = None) -> None:
+    """Log a matplotlib figure to the active run (or ``run_id``) and close it (figures otherwise pile up
+    in memory). Figures are rendered with the Agg backend, so this works with no display."""
     mlflow = require("mlflow", "mlflow")
+    import matplotlib
+
+    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    mlflow.log_figure(figure, artifact_file)
+    if run_id is None:
+        mlflow.log_figure(figure, artifact_file)
+    else:
+        mlflow.MlflowClient().log_figure(run_id, figure, artifact_file)
     plt.close(figure)
