@@ -1,0 +1,78 @@
+"""Study storage: an embedded SQLite file by default, any SQLAlchemy URL, or Optuna's journal file.
+
+``journal:PATH`` or any path ending in ``.log`` selects ``JournalStorage`` on a file (safe for many
+processes on one machine or a shared file system, no database needed). Every other value is an
+SQLAlchemy URL for ``RDBStorage`` (``sqlite:///optuna.db``, ``postgresql://user@host/db``).
+RDB storages get Optuna's heartbeats, so a trial whose worker died is failed after
+``grace_period`` seconds and retried; the journal has no heartbeats, so :mod:`._recovery` also
+fails RUNNING trials whose worker process on this machine no longer exists.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import optuna
+from optuna.storages import BaseStorage
+from optuna.trial import FrozenTrial
+
+from metaopt.errors import ConfigError
+
+__all__ = ["DEFAULT_STORAGE", "open_storage", "MAX_RETRY", "retry_callback", "worker_identity"]
+
+DEFAULT_STORAGE = "sqlite:///optuna.db"
+MAX_RETRY = 2  # a trial killed twice with the same parameters is probably killing its worker
+
+
+def open_storage(url: str | None = None, *, heartbeat_interval: int = 10, grace_period: int | None = None
+                 ) -> BaseStorage:
+    """Open (creating if needed) the storage at ``url``; an unreachable one raises ConfigError."""
+    url = url or DEFAULT_STORAGE
+    try:
+        if url.startswith("journal:") or url.endswith(".log"):
+            from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+            path = Path(url.removeprefix("journal:")).expanduser()
+            if not path.parent.is_dir():
+                raise ConfigError(f"journal storage folder {path.parent} does not exist")
+            return JournalStorage(JournalFileBackend(str(path)))
+        if "://" not in url:
+            raise ConfigError(f"storage {url!r} is neither an SQLAlchemy URL nor a journal file (journal:PATH)")
+        engine_kwargs = {}
+        if url.startswith("sqlite"):
+            # Several worker processes write one SQLite file: wait for the lock instead of failing.
+            engine_kwargs = {"connect_args": {"timeout": 60}}
+        return optuna.storages.RDBStorage(
+            url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat_interval,
+            grace_period=grace_period or 3 * heartbeat_interval,
+            heartbeat_stale_trial_callback=retry_callback(),
+        )
+    except ConfigError:
+        raise
+    except Exception as exc:  # driver missing, host unreachable, bad path: one line naming the URL
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ConfigError(f"cannot open storage {_redact(url)}: {first[:200]}") from None
+
+
+def retry_callback() -> Callable[[optuna.Study, FrozenTrial], None]:
+    """Optuna's callback that enqueues a copy of a trial failed by heartbeat (``failed_trial`` attr)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
+
+
+def _redact(url: str) -> str:
+    """The URL without a password, so error messages never print one."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"
+    return url
+
+
+def worker_identity() -> str:
+    """``host:pid`` of this process, stored on each trial so a dead worker's trial can be found."""
+    return f"{os.uname().nodename}:{os.getpid()}"

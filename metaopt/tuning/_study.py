@@ -1,0 +1,258 @@
+"""A study from start to report: storage, parent MLflow run, workers, recovery, final evaluation."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from metaopt.errors import ConfigError
+from metaopt.tuning._config import TuneConfig
+from metaopt.tuning._objective import Objective
+from metaopt.tuning._pruning import make_pruner
+from metaopt.tuning._recovery import close_killed_runs, recover_dead_trials
+from metaopt.tuning._samplers import make_sampler
+from metaopt.tuning._storage import open_storage
+
+__all__ = ["tune", "resolve", "run_worker", "load_study", "budget_used", "thread_budget"]
+
+
+def resolve(cfg: TuneConfig) -> TuneConfig:
+    """Validate ``cfg`` and fill in the study name, shape and algorithms (ConfigError on bad input)."""
+    from metaopt.algorithms import get_learner
+    from metaopt.tasks.benchmarks import get_benchmark
+    from search_spaces import get_space, has_space, load_space
+
+    bench = get_benchmark(cfg.benchmark, data_root=cfg.data_root)
+    score = "accuracy" if bench.kind == "classification" else "mse"
+    cfg.objectives = list(cfg.objectives or [score])
+    cfg.validate()
+    if bench.kind == "regression" and cfg.ways is not None:
+        raise ConfigError(f"benchmark {cfg.benchmark!r} is regression; --ways does not apply")
+    if cfg.objectives[0] != score:
+        raise ConfigError(f"benchmark {cfg.benchmark!r} is scored by {score}, not {cfg.objectives[0]!r}")
+    if cfg.space:
+        load_space(cfg.space)
+    elif cfg.algorithms:
+        for name in cfg.algorithms:
+            if not get_learner(name).kinds & {bench.kind}:
+                raise ConfigError(f"algorithm {name!r} cannot handle {bench.kind} benchmark {cfg.benchmark!r}")
+            get_space(name)
+    else:
+        from metaopt.algorithms import available_learners
+
+        cfg.algorithms = [n for n in available_learners() if bench.kind in get_learner(n).kinds and has_space(n)]
+    make_pruner(cfg.pruner_name, iterations=cfg.iterations, val_every=cfg.eval_every)
+    make_sampler(cfg.sampler, seed=cfg.seed, n_objectives=len(cfg.objectives))
+    shots = cfg.shots or bench.default_shots
+    ways = (cfg.ways or bench.default_ways) if bench.kind == "classification" else None
+    cfg.shots, cfg.ways = shots, ways
+    if not cfg.study:
+        cfg.study = f"tune-{cfg.benchmark.replace(':', '_').replace('/', '_')}-" + (
+            f"{ways}w{shots}s" if ways else f"k{shots}")
+    return cfg
+
+
+def _space(cfg: TuneConfig) -> Callable[[Any], dict[str, Any]]:
+    from search_spaces import get_space, joint_space, load_space
+
+    if cfg.space:
+        return load_space(cfg.space)
+    if len(cfg.algorithms) == 1:
+        return get_space(cfg.algorithms[0])
+    return joint_space(cfg.algorithms)
+
+
+def _directions(cfg: TuneConfig) -> list[str]:
+    return ["maximize" if o == "accuracy" else "minimize" for o in cfg.objectives]
+
+
+def load_study(cfg: TuneConfig, *, worker: int = 0) -> optuna.Study:
+    """Create the study, or load it to resume; refuse one made for another benchmark or objectives."""
+    storage = open_storage(cfg.storage, heartbeat_interval=cfg.heartbeat_interval)
+    sampler = make_sampler(cfg.sampler, seed=None if cfg.seed is None else cfg.seed + worker,
+                           n_objectives=len(cfg.objectives))
+    pruner = make_pruner(cfg.pruner_name, iterations=cfg.iterations, val_every=cfg.eval_every)
+    study = optuna.create_study(storage=storage, study_name=cfg.study, directions=_directions(cfg),
+                                sampler=sampler, pruner=pruner, load_if_exists=True)
+    if [d.name.lower() for d in study.directions] != _directions(cfg):
+        raise ConfigError(f"study {cfg.study!r} optimises {len(study.directions)} objective(s); these "
+                          f"--objectives need another --study")
+    for key in ("benchmark", "ways", "shots"):
+        saved, wanted = study.user_attrs.get(key), getattr(cfg, key)
+        if saved is not None and wanted is not None and saved != wanted:
+            raise ConfigError(f"study {cfg.study!r} was made for {key}={saved}, not {wanted}; choose another --study")
+    return study
+
+
+def budget_used(study: optuna.Study) -> tuple[int, int]:
+    """(trials that count against ``--trials``, trials still to run or running).
+
+    Counted: finished trials (complete, pruned, failed by their own loss) plus running and queued
+    ones. A trial failed because its worker died is not counted: its retry is.
+    """
+    counted = pending = 0
+    for t in study.get_trials(deepcopy=False):
+        if t.state in (TrialState.COMPLETE, TrialState.PRUNED):
+            counted += 1
+        elif t.state == TrialState.FAIL and "fail_reason" in t.user_attrs:
+            counted += 1
+        elif t.state in (TrialState.RUNNING, TrialState.WAITING):
+            counted += 1
+            pending += t.state == TrialState.WAITING
+    return counted, pending
+
+
+def thread_budget(workers: int) -> int:
+    """Torch threads per worker: the cores this process may use (capped by $OMP_NUM_THREADS) over N."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if os.environ.get("OMP_NUM_THREADS", "").isdigit():
+        cores = min(cores, int(os.environ["OMP_NUM_THREADS"]))
+    return max(1, cores // workers)
+
+
+def run_worker(cfg: TuneConfig, *, worker: int = 0, parent_run_id: str | None = None) -> int:
+    """Run trials on the study until the budget is spent; return how many this worker ran."""
+    import torch
+
+    from metaopt.trainer import TrainingDiverged
+
+    torch.set_num_threads(thread_budget(cfg.workers))
+    study = load_study(cfg, worker=worker)
+    objective = Objective(cfg, _space(cfg), study_dir=Path(cfg.runs_dir) / cfg.study, parent_run_id=parent_run_id)
+    started, ran = time.monotonic(), 0
+    bar = None
+    if cfg.progress and cfg.workers == 1 and cfg.trials:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=cfg.trials, initial=min(cfg.trials, budget_used(study)[0]), desc=f"study {cfg.study}")
+    try:
+        while cfg.timeout is None or time.monotonic() - started < cfg.timeout:
+            recover_dead_trials(study)
+            counted, pending = budget_used(study)
+            if cfg.trials is not None and counted >= cfg.trials and not pending:
+                break
+            study.optimize(objective, n_trials=1, catch=(TrainingDiverged,), gc_after_trial=False)
+            ran += 1
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    return ran
+
+
+def _spawn_workers(cfg: TuneConfig, parent_run_id: str | None) -> None:
+    payload = json.dumps({**cfg.to_dict(), "progress": False})
+    procs = [
+        subprocess.Popen([sys.executable, "-m", "metaopt.tuning._worker", str(i), parent_run_id or "", payload])
+        for i in range(cfg.workers)
+    ]
+    codes = [p.wait() for p in procs]
+    bad = [c for c in codes if c != 0]
+    if bad:
+        raise RuntimeError(f"{len(bad)} of {cfg.workers} workers exited with codes {bad}; re-run to resume")
+
+
+def _best(study: optuna.Study, n_objectives: int) -> FrozenTrial | None:
+    if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        return None
+    if n_objectives == 1:
+        return study.best_trial
+    sign = 1 if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else -1
+    return max(study.best_trials, key=lambda t: sign * t.values[0])
+
+
+def _evaluate_best(cfg: TuneConfig, best: FrozenTrial) -> Any:
+    """Mean ± 95% CI of the best trial on the fixed test tasks: from its kept checkpoint, or retrained."""
+    from metaopt.runs import RunConfig, build_run, load_run
+
+    run_dir = Path(best.user_attrs.get("run_dir", ""))
+    if (run_dir / "checkpoint.pt").is_file():
+        trainer = load_run(run_dir).trainer(None, progress=cfg.progress)
+    else:  # tuned on another machine: retrain it here with the same config and seed
+        run = build_run(RunConfig.from_dict(best.user_attrs["run_config"]))
+        trainer = run.trainer(run_dir, progress=cfg.progress)
+        trainer.fit()
+        trainer.use_best()
+    return trainer.evaluate("test", cfg.test_tasks)
+
+
+def tune(cfg: TuneConfig) -> dict[str, Any]:
+    """Run (or resume) the study described by ``cfg`` and return its summary (see ``TuneResult`` keys
+    in the package docstring)."""
+    from metaopt.tracking import log_eval_result, mlflow_run
+
+    cfg = resolve(cfg)
+    started = time.perf_counter()
+    study = load_study(cfg)
+    bench_meta = {"benchmark": cfg.benchmark, "ways": cfg.ways, "shots": cfg.shots, "metric": cfg.objectives[0]}
+    for key, value in bench_meta.items():
+        study.set_user_attr(key, value)
+    parent_id = study.user_attrs.get("mlflow_parent_run_id")
+    with mlflow_run(experiment=cfg.study, run_name=cfg.study, tracking_uri=cfg.tracking_uri, run_id=parent_id,
+                    tags={"optuna_study": cfg.study, "benchmark": cfg.benchmark}) as parent:
+        import mlflow
+
+        study.set_user_attr("mlflow_parent_run_id", parent.info.run_id)
+        if parent_id is None:
+            mlflow.log_params({k: str(v) for k, v in cfg.to_dict().items() if k not in ("progress",)})
+        recover_dead_trials(study)
+        close_killed_runs(study, cfg.tracking_uri)
+        if cfg.workers == 1:
+            run_worker(cfg, parent_run_id=parent.info.run_id)
+        else:
+            _spawn_workers(cfg, parent.info.run_id)
+        recover_dead_trials(study)
+        close_killed_runs(study, cfg.tracking_uri)
+        summary = summarize(study, cfg)
+        best = _best(study, len(cfg.objectives))
+        if best is not None:
+            if study.user_attrs.get("best_trial") != best.number or "best_test_mean" not in study.user_attrs:
+                result = _evaluate_best(cfg, best)
+                study.set_user_attr("best_test_mean", result.mean)
+                study.set_user_attr("best_test_ci95", result.ci95)
+                study.set_user_attr("best_test_tasks", result.n_tasks)
+                study.set_user_attr("best_trial", best.number)
+                log_eval_result(result, "test")
+                mlflow.set_tags({"best_trial": best.number, "best_algorithm": best.user_attrs.get("algorithm")})
+                if cfg.register_model:
+                    from metaopt.tracking import log_learner_model
+
+                    log_learner_model(best.user_attrs["run_dir"], registered_name=cfg.study)
+            summary.update(best_trial=best.number, algorithm=best.user_attrs.get("algorithm"), params=best.params,
+                           best_val=best.values[0], test_mean=study.user_attrs["best_test_mean"],
+                           test_ci95=study.user_attrs["best_test_ci95"], test_tasks=study.user_attrs.get(
+                               "best_test_tasks", cfg.test_tasks))
+    summary["seconds"] = round(time.perf_counter() - started, 2)
+    return summary
+
+
+def summarize(study: optuna.Study, cfg: TuneConfig) -> dict[str, Any]:
+    """Counts by state, compute spent, and (several objectives) the Pareto front."""
+    trials = study.get_trials(deepcopy=False)
+    states = {s.name.lower(): sum(t.state == s for t in trials) for s in TrialState}
+    summary: dict[str, Any] = {
+        "study": cfg.study, "storage": cfg.storage or "sqlite:///optuna.db", "benchmark": cfg.benchmark,
+        "ways": cfg.ways, "shots": cfg.shots, "metric": cfg.objectives[0], "objectives": cfg.objectives,
+        "sampler": cfg.sampler, "pruner": cfg.pruner_name, "workers": cfg.workers,
+        "trials": len(trials), "states": states,
+        "iterations_spent": sum(int(t.user_attrs.get("iterations_run", 0)) for t in trials),
+        "iterations_per_trial": cfg.iterations,
+        "mlflow_parent_run_id": study.user_attrs.get("mlflow_parent_run_id"),
+        "best_trial": None,
+    }
+    if len(cfg.objectives) > 1:
+        summary["pareto_front"] = [
+            {"number": t.number, "values": t.values, "algorithm": t.user_attrs.get("algorithm"), "params": t.params}
+            for t in sorted(study.best_trials, key=lambda t: t.number)
+        ]
+    return summary
