@@ -13,10 +13,13 @@ from metaopt.algorithms.base import (
 )
 from metaopt.algorithms.maml import FOMAML, MAML, maml_update
 from metaopt.algorithms.mamlpp import MAMLPlusPlus
+from metaopt.algorithms.matching import MatchingNet
 from metaopt.algorithms.metacurvature import MetaCurvature
 from metaopt.algorithms.metasgd import MetaSGD
 from metaopt.algorithms.protonet import ProtoNet
+from metaopt.algorithms.relation import RelationNet
 from metaopt.algorithms.reptile import Reptile
+from metaopt.algorithms.siamese import SiameseNet
 from metaopt.algorithms.taml import TAML
 
 __all__ = [
@@ -37,5 +40,8 @@ __all__ = [
     "Reptile",
     "TAML",
     "ProtoNet",
+    "MatchingNet",
+    "RelationNet",
+    "SiameseNet",
     "maml_update",
 ]

@@ -12,16 +12,26 @@ from abc import abstractmethod
 from typing import Any, ClassVar
 
 import torch
+from torch import nn
 
 from metaopt.algorithms.base import LearnerConfig, MetaLearner
+from metaopt.errors import ConfigError
 from metaopt.tasks.base import Task
 
-__all__ = ["MetricLearner", "episode_ways", "class_sums", "class_means"]
+__all__ = ["MetricLearner", "episode_ways", "class_sums", "class_means", "embedding_dim"]
 
 
 def episode_ways(task: Task) -> int:
     """N of an N-way episode (labels are ``0..N-1``)."""
     return task.n_way if task.n_way is not None else int(task.support_y.max()) + 1
+
+
+def embedding_dim(model: nn.Module, learner: str) -> int:
+    """Width of a headless model's output, for learners that build layers on top of it."""
+    dim = getattr(model, "feature_dim", None)
+    if not isinstance(dim, int):
+        raise ConfigError(f"{learner} needs a model with a 'feature_dim' attribute (Conv4 or MLP)")
+    return dim
 
 
 def class_sums(embeddings: torch.Tensor, labels: torch.Tensor, n_way: int) -> torch.Tensor:

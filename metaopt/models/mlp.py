@@ -21,6 +21,7 @@ class MLP(nn.Module):
             layers += [nn.Linear(width, h), nn.ReLU()]
             width = h
         self.features = nn.Sequential(*layers)
+        self.feature_dim = width
         self.head = nn.Linear(width, out_features) if head else nn.Identity()
 
     def forward(self, x: torch.Tensor, step: int = 0) -> torch.Tensor:
