@@ -19,7 +19,7 @@ __all__ = [
 # Modules that add subcommands. Each defines ``add_commands(sub)``, which adds its parsers to the
 # subparsers action and sets ``handler=<callable(args) -> int>`` on each with ``set_defaults``.
 # These modules must import only argparse-level things at top level; heavy work goes in the handler.
-EXTRA_COMMANDS: tuple[str, ...] = ("metaopt.cli_tune",)
+EXTRA_COMMANDS: tuple[str, ...] = ("metaopt.cli_tune", "metaopt.cli_rl")
 
 EPILOG = """examples:
   metaopt list algorithms
@@ -95,8 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--algorithm", default="maml", help="registered algorithm (see `metaopt list algorithms`)")
     g.add_argument("--benchmark", default="sinusoid", help="benchmark name (see `metaopt list benchmarks`)")
     g.add_argument("--data-root", help="data folder (Omniglot layout, or where generated data is cached)")
-    g.add_argument("--ways", type=positive_int, help="N: classes per episode (classification)")
-    g.add_argument("--shots", type=positive_int, help="K: support examples per class (or points, regression)")
+    g.add_argument("--ways", type=positive_int, help="N: classes per episode (classification); arms or grid side (RL)")
+    g.add_argument("--shots", type=positive_int,
+                   help="K: support examples per class (or points, regression; trial steps, RL)")
     g.add_argument("--queries", type=positive_int, help="query examples per class (or points, regression)")
     g = p.add_argument_group("inner loop (algorithm hyperparameters)")
     g.add_argument("--inner-lr", type=positive_float, help="inner-loop learning rate")

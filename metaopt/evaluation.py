@@ -14,7 +14,7 @@ __all__ = ["EvalResult", "mean_ci95", "evaluate_tasks"]
 
 @dataclass
 class EvalResult:
-    """Per-task scores and their summary. ``metric`` is ``accuracy`` (higher is better) or ``mse``."""
+    """Per-task scores and their summary. ``metric`` is ``accuracy`` (higher is better), ``mse`` or ``regret``."""
 
     metric: str
     mean: float
@@ -72,6 +72,6 @@ def evaluate_tasks(
     finally:
         learner.train(was_training)
     mean, ci = mean_ci95(scores)
-    metric = "accuracy" if learner.kind == "classification" else "mse"
+    metric = {"classification": "accuracy", "rl": "regret"}.get(learner.kind, "mse")
     diverged = sum(not math.isfinite(s) for s in scores)
     return EvalResult(metric, mean, ci, len(scores), scores, diverged)

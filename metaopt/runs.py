@@ -78,13 +78,22 @@ def build_run(config: RunConfig) -> Run:
     queries = config.queries if config.queries is not None else benchmark.default_queries
     if benchmark.kind == "regression" and config.ways is not None:
         raise ConfigError(f"benchmark {config.benchmark!r} is regression; --ways does not apply")
+    if benchmark.kind == "rl" and config.queries is not None:
+        raise ConfigError(f"benchmark {config.benchmark!r} is reinforcement learning; --queries does not apply")
     sources = benchmark.sources(ways=ways, shots=shots, queries=queries)
     out_features = ways if benchmark.kind == "classification" else 1
     torch.manual_seed(train_config.seed)
-    model = default_model(benchmark.input_shape(), out_features, **learner_cls.model_options(learner_config))
+    if benchmark.kind == "rl":
+        from metaopt.models.recurrent import RecurrentPolicy
+
+        src = sources["train"]
+        model = RecurrentPolicy(src.input_size, src.n_actions, **learner_cls.model_options(learner_config))
+    else:
+        model = default_model(benchmark.input_shape(), out_features, **learner_cls.model_options(learner_config))
     learner = learner_cls(model, learner_config, benchmark.kind)
-    resolved = dataclasses.replace(config, ways=ways if benchmark.kind == "classification" else None,
-                                   shots=shots, queries=queries, learner=learner_config.to_dict(),
+    resolved = dataclasses.replace(config, ways=ways if benchmark.kind in ("classification", "rl") else None,
+                                   shots=shots, queries=None if benchmark.kind == "rl" else queries,
+                                   learner=learner_config.to_dict(),
                                    train=dataclasses.asdict(train_config))
     return Run(resolved, learner, sources, train_config)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-TaskKind = Literal["classification", "regression"]
+TaskKind = Literal["classification", "regression", "rl"]
 Split = Literal["train", "val", "test"]
 InnerOptimizer = Literal["sgd", "momentum", "adam"]
 

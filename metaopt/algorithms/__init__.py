@@ -19,6 +19,7 @@ from metaopt.algorithms.metasgd import MetaSGD
 from metaopt.algorithms.protonet import ProtoNet
 from metaopt.algorithms.relation import RelationNet
 from metaopt.algorithms.reptile import Reptile
+from metaopt.algorithms.rl2 import RL2
 from metaopt.algorithms.siamese import SiameseNet
 from metaopt.algorithms.taml import TAML
 
@@ -39,6 +40,7 @@ __all__ = [
     "MetaCurvature",
     "Reptile",
     "TAML",
+    "RL2",
     "ProtoNet",
     "MatchingNet",
     "RelationNet",

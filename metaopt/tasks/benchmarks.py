@@ -33,11 +33,17 @@ class Benchmark:
         return self._cache
 
     def input_shape(self) -> tuple[int, ...]:
+        if self.kind == "rl":
+            raise ConfigError(f"benchmark {self.name!r} is reinforcement learning; ask its task source for sizes")
         if self.kind == "regression":
             return (1,)
         return self.data()[0].image_shape
 
     def sources(self, *, ways: int | None, shots: int, queries: int) -> dict[Split, TaskSource]:
+        if self.kind == "rl":
+            from metaopt.tasks.rl import rl_sources
+
+            return rl_sources(self.name, size=ways if ways is not None else self.default_ways, horizon=shots)
         if self.kind == "regression":
             from metaopt.tasks.sinusoid import SinusoidTasks
 
@@ -59,6 +65,14 @@ class Benchmark:
 
 def _sinusoid() -> Benchmark:
     return Benchmark("sinusoid", "regression", "sinusoid regression (Finn et al. 2017)", None, 10, 10)
+
+
+def _bandit() -> Benchmark:
+    return Benchmark("bandit", "rl", "Bernoulli k-armed bandits (RL^2): --ways arms, --shots pulls", 5, 100, 0)
+
+
+def _gridworld() -> Benchmark:
+    return Benchmark("gridworld", "rl", "grid world with a hidden goal: --ways grid side, --shots steps", 5, 50, 0)
 
 
 def _glyphs(data_root: str | None) -> Benchmark:
@@ -116,6 +130,8 @@ BENCHMARK_HELP = {
     "glyphs": "Omniglot-style letters rendered from Debian's Noto fonts, split by alphabet (offline)",
     "fashion-mnist": "Fashion-MNIST from Debian's dataset-fashion-mnist, a small sanity set",
     "omniglot": "real Omniglot in torchvision's folder layout (needs --data-root)",
+    "bandit": "Bernoulli k-armed bandits, p ~ U[0, 1] (RL^2); --ways = arms k (default 5), --shots = horizon (100)",
+    "gridworld": "5x5 grid world with a hidden goal (RL^2); --ways = grid side (default 5), --shots = steps (50)",
     "hf:NAME": "any Hugging Face image-classification dataset by name (needs the 'hf' extra and internet)",
 }
 
@@ -130,6 +146,10 @@ def get_benchmark(name: str, *, data_root: str | None = None) -> Benchmark:
         return _sinusoid()
     if name == "glyphs":
         return _glyphs(data_root)
+    if name == "bandit":
+        return _bandit()
+    if name == "gridworld":
+        return _gridworld()
     if name == "fashion-mnist":
         return _fashion_mnist(data_root)
     if name == "omniglot":

@@ -34,11 +34,13 @@ class _InterruptAt(Callback):
 
 
 def _small_run(name: str, iterations: int, seed: int = 0, **train):
-    """Sinusoids for learners that regress; 3-way 1-shot Fashion-MNIST for classifiers only."""
+    """Sinusoids for learners that regress; 3-armed bandits for RL; 3-way 1-shot Fashion-MNIST for classifiers."""
     train = {"iterations": iterations, "meta_batch": 8, "val_every": iterations, "val_tasks": 40, "seed": seed,
              **train}
     if "regression" in get_learner(name).kinds:
         return build_run(RunConfig(name, "sinusoid", shots=10, queries=10, train=train))
+    if "rl" in get_learner(name).kinds:  # RL learners take the same checks on short 3-armed bandits
+        return build_run(RunConfig(name, "bandit", ways=3, shots=10, train=train))
     if not FMNIST.is_dir():
         pytest.skip("classifier-only learner needs dataset-fashion-mnist (scripts/setup.sh installs it)")
     return build_run(RunConfig(name, "fashion-mnist", ways=3, shots=1, queries=2, train=train))
