@@ -11,6 +11,11 @@ import sys
 from pathlib import Path
 
 ALGOS = ["maml", "fomaml", "anil", "metasgd", "mamlpp", "metacurvature", "reptile", "taml"]
+METRIC_ALGOS = ["protonet", "matching", "relation", "siamese"]
+# Published Omniglot accuracy (Conv4), 5w1s / 5w5s / 20w1s: the yardsticks; Siamese from
+# Vinyals et al. 2016, Table 1 (convolutional Siamese net, no fine-tuning).
+PUBLISHED = {"protonet": "98.8 / 99.7 / 96.0", "matching": "98.1 / 98.9 / 93.8",
+             "relation": "99.6 / 99.8 / 97.6", "siamese": "96.7 / 98.4 / 88.0"}
 
 
 def _fmt(d: dict | None, scale: float = 1.0, digits: int = 3) -> str:
@@ -42,10 +47,11 @@ def sinusoid(root: Path) -> None:
         print(f"| {algo} | " + " | ".join(cells) + f" | {' / '.join(best)} |")
 
 
-def glyphs(root: Path) -> None:
-    print("| algorithm | 5-way 1-shot | 5-way 5-shot | 20-way 1-shot |")
-    print("|---|---|---|---|")
-    for algo in ALGOS:
+def glyphs(root: Path, algos: list[str] = ALGOS, published: dict[str, str] | None = None) -> None:
+    extra = " published Omniglot (5w1s / 5w5s / 20w1s) |" if published else ""
+    print("| algorithm | 5-way 1-shot | 5-way 5-shot | 20-way 1-shot |" + extra)
+    print("|---|---|---|---|" + ("---|" if published else ""))
+    for algo in algos:
         cells = []
         for shape in ("5w1s", "5w5s", "20w1s"):
             d = _load(root / "glyphs" / f"{algo}-{shape}.json")
@@ -57,7 +63,7 @@ def glyphs(root: Path) -> None:
                     took = "resumed" if d.get("resumed") else f"{d['seconds'] / 60:.0f} min"
                 cell += f" (best val. it. {d['best_iteration']}, {took})"
             cells.append(cell)
-        print(f"| {algo} | " + " | ".join(cells) + " |")
+        print(f"| {algo} | " + " | ".join(cells) + " |" + (f" {published[algo]} |" if published else ""))
 
 
 if __name__ == "__main__":
@@ -65,3 +71,5 @@ if __name__ == "__main__":
     sinusoid(root)
     print()
     glyphs(root)
+    print()
+    glyphs(root, METRIC_ALGOS, PUBLISHED)
