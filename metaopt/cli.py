@@ -26,6 +26,7 @@ EPILOG = """examples:
   metaopt train --algorithm maml --benchmark sinusoid --shots 10 --iterations 3000 --meta-batch 25
   metaopt train --algorithm protonet --benchmark glyphs --ways 5 --shots 1 --out runs/p51
   metaopt evaluate --checkpoint runs/p51 --tasks 600 --json
+  metaopt train --algorithm maml --benchmark sinusoid --track   # then `metaopt ui` to browse it
 
 Running the same `train` command again resumes from the checkpoint in --out."""
 
@@ -122,6 +123,15 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--overwrite", action="store_true", help="discard an existing run in --out")
     g.add_argument("--no-progress", action="store_true", help="hide progress bars")
     g.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
+    g = p.add_argument_group("tracking (MLflow)")
+    g.add_argument("--track", action="store_true",
+                   help="log params, metrics by iteration, a learning curve and test results to an MLflow run "
+                   "(re-running resumes the same run)")
+    g.add_argument("--tracking-uri", metavar="URI", help="MLflow store or server, e.g. http://127.0.0.1:5000 "
+                   "(default $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db); implies --track")
+    g.add_argument("--experiment", help="MLflow experiment (default metaopt-train); implies --track")
+    g.add_argument("--register-model", metavar="NAME",
+                   help="also log the best model as a pyfunc model registered as NAME; implies --track")
 
     p = sub.add_parser("evaluate", help="evaluate a saved run on fixed meta-test tasks")
     p.add_argument("--checkpoint", required=True, help="run directory written by `metaopt train`")

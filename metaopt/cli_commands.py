@@ -79,22 +79,28 @@ def cmd_train(args: argparse.Namespace) -> int:
                 raise ConfigError(f"--out {out} holds a different run ({', '.join(differing)} differ); "
                                   "pass --overwrite or choose another --out")
     save_run_config(out, cfg)
-    trainer = run.trainer(out, progress=not args.no_progress)
-    resumed = (out / "checkpoint.pt").exists()
-    try:
-        state = trainer.fit().state
-    except TrainingDiverged as exc:
-        fail(f"training diverged: {exc}", code=1)
-    trainer.use_best()
-    result = trainer.evaluate("test", args.test_tasks)
-    summary = {
-        "algorithm": cfg.algorithm, "benchmark": cfg.benchmark, "ways": cfg.ways, "shots": cfg.shots,
-        "queries": cfg.queries, "metric": result.metric, "mean": result.mean, "ci95": result.ci95,
-        "test_tasks": result.n_tasks, "diverged_tasks": result.diverged,
-        "iterations": state.iteration, "best_iteration": state.best_iteration,
-        "best_val": state.best, "stopped_early": state.stopped_early, "resumed": resumed,
-        "train_seconds": round(state.train_seconds, 2), "seconds": elapsed(start), "out": str(out),
-    }
+    from metaopt.tracking._train import train_tracking
+
+    track = bool(args.track or args.tracking_uri or args.experiment or args.register_model)
+    with train_tracking(cfg, out, enabled=track, tracking_uri=args.tracking_uri, experiment=args.experiment,
+                        register=args.register_model) as tracking:
+        trainer = run.trainer(out, progress=not args.no_progress, callbacks=tracking.callbacks)
+        resumed = (out / "checkpoint.pt").exists()
+        try:
+            state = trainer.fit().state
+        except TrainingDiverged as exc:
+            fail(f"training diverged: {exc}", code=1)
+        trainer.use_best()
+        result = trainer.evaluate("test", args.test_tasks)
+        summary = {
+            "algorithm": cfg.algorithm, "benchmark": cfg.benchmark, "ways": cfg.ways, "shots": cfg.shots,
+            "queries": cfg.queries, "metric": result.metric, "mean": result.mean, "ci95": result.ci95,
+            "test_tasks": result.n_tasks, "diverged_tasks": result.diverged,
+            "iterations": state.iteration, "best_iteration": state.best_iteration,
+            "best_val": state.best, "stopped_early": state.stopped_early, "resumed": resumed,
+            "train_seconds": round(state.train_seconds, 2), "seconds": elapsed(start), "out": str(out),
+        }
+        tracking.finish(result, summary, out)
     write_json(out / "results.json", summary)
     print(f"{cfg.algorithm} on {cfg.benchmark}: {result}  (best validation at iteration {state.best_iteration}; "
           f"run in {out})")

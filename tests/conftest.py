@@ -36,3 +36,16 @@ def class_sources():
         split: EpisodeSampler(ds, splits.classes(split), ways=2, shots=1, queries=3)
         for split in ("train", "val", "test")
     }
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory):
+    """A real ``mlflow server`` (SQLite store, served artifacts) on a free 127.0.0.1 port; yields its
+    http URI and is stopped by its PID (process group) when the session ends."""
+    from metaopt.tracking._server import start_mlflow_server
+
+    root = tmp_path_factory.mktemp("mlflow-server")
+    server = start_mlflow_server(f"sqlite:///{root / 'mlflow.db'}", artifacts_destination=root / "artifacts",
+                                 log=root / "server.log", wait=180)
+    yield server.url
+    server.stop()
