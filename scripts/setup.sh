@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
-# Offline data: Noto fonts for the glyphs benchmark, Fashion-MNIST as a small sanity set.
-APT_PACKAGES="fonts-noto-core fonts-noto-extra dataset-fashion-mnist"
+# Offline data: Noto fonts for the glyphs benchmark, Fashion-MNIST as a small sanity set;
+# chromium renders `metaopt report` pages headless in the tests.
+APT_PACKAGES="fonts-noto-core fonts-noto-extra dataset-fashion-mnist chromium"
 missing=""
 for pkg in $APT_PACKAGES; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
