@@ -19,7 +19,9 @@ __all__ = [
 # Modules that add subcommands. Each defines ``add_commands(sub)``, which adds its parsers to the
 # subparsers action and sets ``handler=<callable(args) -> int>`` on each with ``set_defaults``.
 # These modules must import only argparse-level things at top level; heavy work goes in the handler.
-EXTRA_COMMANDS: tuple[str, ...] = ("metaopt.cli_tune", "metaopt.cli_rl", "metaopt.hyper.cli", "metaopt.tracking.cli")
+EXTRA_COMMANDS: tuple[str, ...] = (
+    "metaopt.cli_tune", "metaopt.cli_rl", "metaopt.hyper.cli", "metaopt.tracking.cli", "prompting.cli",
+)
 
 EPILOG = """examples:
   metaopt list algorithms

@@ -1,0 +1,136 @@
+"""The comparison harness behind ``metaopt prompt compare``: every selector at every k on held-out tasks."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from metaopt.errors import ConfigError
+from prompting.encoder import TextEncoder
+from prompting.lm import LabelScorer
+from prompting.prompt import build_prompt, continuations
+from prompting.selectors import SELECTORS, make_selector
+from prompting.selectors.meta import MetaLearned
+from prompting.tasks.base import TaskFamily
+
+__all__ = ["CompareConfig", "CompareResult", "compare"]
+
+
+@dataclass
+class CompareConfig:
+    """Which selectors, shots and held-out tasks. ``tasks`` test tasks are drawn per seed; every selector
+    is scored on the same tasks and queries. ``selector_params`` go to every selector that takes them."""
+
+    family: str
+    selectors: tuple[str, ...] = ("zero", "random", "knn", "bm25", "learned", "meta")
+    shots: tuple[int, ...] = (1, 2, 4, 8)
+    tasks: int = 2
+    seeds: tuple[int, ...] = (0,)
+    ways: int = 4
+    pool_per_class: int = 8
+    queries_per_class: int = 2
+    selector_params: dict[str, Any] = field(default_factory=dict)
+    protonet: bool = True
+    protonet_iterations: int = 300
+
+    def validate(self) -> None:
+        unknown = [s for s in self.selectors if s not in SELECTORS]
+        if unknown:
+            raise ConfigError(f"unknown selector {unknown[0]!r}; choose from {', '.join(SELECTORS)}")
+        if not self.selectors or not self.shots or not self.seeds:
+            raise ConfigError("need at least one selector, one k and one seed")
+        if any(k < 1 for k in self.shots):
+            raise ConfigError(f"shots must be positive, got {self.shots}")
+        if min(self.tasks, self.ways, self.pool_per_class, self.queries_per_class) < 1:
+            raise ConfigError("tasks, ways, pool and queries must be positive")
+
+    def sizes(self) -> dict[str, int]:
+        return {"ways": self.ways, "pool_per_class": self.pool_per_class, "queries_per_class": self.queries_per_class}
+
+
+@dataclass
+class CompareResult:
+    """``rows``: one per method and k with mean, ci95 (over tasks) and n_tasks; ``per_task`` keyed ``method@k``."""
+
+    config: dict[str, Any]
+    rows: list[dict[str, Any]]
+    per_task: dict[str, list[float]]
+    seconds: float
+    lm_prompts: int
+
+    def table(self) -> str:
+        ks = sorted({r["k"] for r in self.rows})
+        methods = list(dict.fromkeys(r["method"] for r in self.rows))
+        cell = {(r["method"], r["k"]): f"{100 * r['mean']:5.1f} ± {100 * r['ci95']:4.1f}" for r in self.rows}
+        lines = ["method      " + "".join(f"{'k=' + str(k):>15}" for k in ks)]
+        for m in methods:
+            lines.append(f"{m:<12}" + "".join(f"{cell.get((m, k), '-'):>15}" for k in ks))
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _ci_rows(per_task: dict[str, list[float]]) -> list[dict[str, Any]]:
+    from metaopt.evaluation import mean_ci95
+
+    rows = []
+    for key, scores in per_task.items():
+        method, _, k = key.rpartition("@")
+        mean, ci = mean_ci95(scores)
+        rows.append({"method": method, "k": int(k), "mean": mean, "ci95": 0.0 if ci != ci else ci,
+                     "n_tasks": len(scores)})
+    return rows
+
+
+def compare(cfg: CompareConfig, *, family: TaskFamily, lm: LabelScorer, encoder: TextEncoder,
+            progress: bool = False) -> CompareResult:
+    """Score every selector at every k on ``cfg.tasks`` test tasks per seed; zero-shot is one row at k=0.
+
+    The meta-learned selector (and the ProtoNets column) are meta-trained once per seed on the family's
+    meta-training classes, which are disjoint from the test classes.
+    """
+    cfg.validate()
+    start = time.perf_counter()
+    per_task: dict[str, list[float]] = {}
+    n_prompts = 0
+    params = cfg.selector_params
+    for seed in cfg.seeds:
+        torch.manual_seed(seed)
+        selectors = {name: make_selector(name, **params) for name in cfg.selectors}
+        meta = selectors.get("meta")
+        if isinstance(meta, MetaLearned) and not meta.trained:
+            selectors["meta"] = meta.meta_train(family, lm=lm, encoder=encoder, seed=seed, progress=progress,
+                                                **cfg.sizes())
+        proto = None
+        if cfg.protonet:
+            from prompting.protonet import meta_train_protonet
+
+            proto = meta_train_protonet(family, encoder, seed=seed, ways=cfg.ways, shots=cfg.pool_per_class,
+                                        iterations=cfg.protonet_iterations)
+        tasks = family.tasks("test", cfg.tasks, seed, **cfg.sizes())
+        for t, task in enumerate(tqdm(tasks, desc=f"seed {seed} tasks", disable=not progress, leave=False)):
+            labels = dict(zip(task.classes, task.verbalisers))
+            conts = continuations(labels)
+            gold = torch.tensor([task.label_index(q) for q in task.queries])
+            for name, selector in selectors.items():
+                fitted = selector.fit(task.pool, lm=lm, labels=labels, encoder=encoder, seed=seed * 1000 + t)
+                shots = (0,) if name == "zero" else cfg.shots
+                prompts = [build_prompt(labels, fitted.select(q.text, k), q.text) for k in shots for q in task.queries]
+                n_prompts += len(prompts)
+                pred = lm.label_logprobs(prompts, conts).argmax(-1).view(len(shots), -1)
+                for k, row in zip(shots, pred):
+                    per_task.setdefault(f"{name}@{k}", []).append(float((row == gold).float().mean()))
+            if cfg.protonet:
+                from prompting.protonet import balanced_support, protonet_accuracy
+
+                for k in (*cfg.shots, len(task.pool)):
+                    support = balanced_support(task, k, seed * 1000 + t)
+                    per_task.setdefault(f"protonet@{k}", []).append(protonet_accuracy(proto, encoder, task, support))
+                    per_task.setdefault(f"prototypes@{k}", []).append(
+                        protonet_accuracy(None, encoder, task, support))
+    return CompareResult(asdict(cfg), _ci_rows(per_task), per_task, round(time.perf_counter() - start, 1), n_prompts)

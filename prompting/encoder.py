@@ -1,0 +1,61 @@
+"""Sentence embeddings from all-MiniLM-L6-v2 (mean pooling, unit length), loaded offline by default."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import torch
+
+from metaopt._imports import require
+from metaopt.errors import ConfigError
+from prompting._sources import minilm_folder
+
+__all__ = ["TextEncoder", "SentenceEncoder"]
+
+
+class TextEncoder(Protocol):
+    """Maps texts to unit-length vectors ``[len(texts), dim]`` (MiniLM, or a fake in tests)."""
+
+    dim: int
+
+    def encode(self, texts: Sequence[str]) -> torch.Tensor: ...
+
+
+class SentenceEncoder:
+    """A frozen Hugging Face encoder with attention-masked mean pooling, as sentence-transformers does it.
+
+    Embeddings are memoised by text: selectors, the learned scorers and ProtoNets share them.
+    """
+
+    def __init__(self, name_or_path: str | None = None, *, batch_size: int = 32, max_length: int = 256) -> None:
+        require("transformers", "metaopt[llm]")
+        from transformers import AutoModel, AutoTokenizer
+
+        folder = name_or_path or str(minilm_folder())
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(folder)
+            self.model = AutoModel.from_pretrained(folder).eval()
+        except OSError as exc:
+            raise ConfigError(f"could not load encoder {folder!r}: {str(exc).splitlines()[0]}") from exc
+        self.model.requires_grad_(False)
+        self.dim = int(self.model.config.hidden_size)
+        self.batch_size = batch_size
+        self.max_length = max_length
+        self._memo: dict[str, torch.Tensor] = {}
+
+    @torch.inference_mode()
+    def encode(self, texts: Sequence[str]) -> torch.Tensor:
+        todo = [t for t in dict.fromkeys(texts) if t not in self._memo]
+        for start in range(0, len(todo), self.batch_size):
+            chunk = todo[start : start + self.batch_size]
+            batch = self.tokenizer(chunk, padding=True, truncation=True, max_length=self.max_length,
+                                   return_tensors="pt")
+            hidden = self.model(**batch).last_hidden_state
+            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp_min(1e-9)
+            for text, vec in zip(chunk, torch.nn.functional.normalize(pooled, dim=-1)):
+                self._memo[text] = vec
+        if not texts:
+            return torch.empty(0, self.dim)
+        return torch.stack([self._memo[t] for t in texts])
