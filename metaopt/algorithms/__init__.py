@@ -15,12 +15,14 @@ from metaopt.algorithms.maml import FOMAML, MAML, maml_update
 from metaopt.algorithms.mamlpp import MAMLPlusPlus
 from metaopt.algorithms.matching import MatchingNet
 from metaopt.algorithms.metacurvature import MetaCurvature
+from metaopt.algorithms.metalstm import MetaLSTM
 from metaopt.algorithms.metasgd import MetaSGD
 from metaopt.algorithms.protonet import ProtoNet
 from metaopt.algorithms.relation import RelationNet
 from metaopt.algorithms.reptile import Reptile
 from metaopt.algorithms.rl2 import RL2
 from metaopt.algorithms.siamese import SiameseNet
+from metaopt.algorithms.snail import SNAIL
 from metaopt.algorithms.taml import TAML
 
 __all__ = [
@@ -45,5 +47,7 @@ __all__ = [
     "MatchingNet",
     "RelationNet",
     "SiameseNet",
+    "MetaLSTM",
+    "SNAIL",
     "maml_update",
 ]
