@@ -6,10 +6,13 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
+import torch
+
 from metaopt.algorithms.base import MetaLearner
+from metaopt.errors import ConfigError
 from metaopt.tasks.base import Task
 
-__all__ = ["EvalResult", "mean_ci95", "evaluate_tasks"]
+__all__ = ["EvalResult", "mean_ci95", "evaluate_tasks", "expected_calibration_error", "evaluate_calibration"]
 
 
 @dataclass
@@ -75,3 +78,45 @@ def evaluate_tasks(
     metric = {"classification": "accuracy", "rl": "regret"}.get(learner.kind, "mse")
     diverged = sum(not math.isfinite(s) for s in scores)
     return EvalResult(metric, mean, ci, len(scores), scores, diverged)
+
+
+def expected_calibration_error(probs: torch.Tensor, labels: torch.Tensor, bins: int = 15) -> float:
+    """ECE (Guo et al. 2017): the confidence-weighted gap between confidence and accuracy over
+    ``bins`` equal-width confidence bins; ``probs`` ``[N, C]`` are predicted class probabilities."""
+    confidence, predicted = probs.max(-1)
+    correct = (predicted == labels).float()
+    edges = torch.linspace(0, 1, bins + 1)
+    ece = torch.zeros(())
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        in_bin = (confidence > lo) & (confidence <= hi)
+        if in_bin.any():
+            ece += in_bin.float().mean() * (confidence[in_bin].mean() - correct[in_bin].mean()).abs()
+    return float(ece)
+
+
+def evaluate_calibration(
+    learner: MetaLearner, tasks: Sequence[Task], *, steps: int | None = None, bins: int = 15, progress: bool = False
+) -> dict[str, float]:
+    """Accuracy and ECE of a classifier over the query sets of ``tasks`` pooled together.
+
+    A learner's ``predict`` returns logits or log-probabilities; their softmax is its predictive
+    distribution (for ABML, the average over posterior samples)."""
+    if learner.kind != "classification":
+        raise ConfigError(f"calibration needs a classification learner, not {learner.kind}")
+    iterator = tasks
+    if progress:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(tasks, desc="calibration", leave=False)
+    was_training = learner.training
+    learner.eval()
+    probs, labels = [], []
+    try:
+        for task in iterator:
+            probs.append(learner.predict(task, steps).softmax(-1))
+            labels.append(task.query_y)
+    finally:
+        learner.train(was_training)
+    p, y = torch.cat(probs), torch.cat(labels)
+    accuracy = float((p.argmax(-1) == y).float().mean())
+    return {"accuracy": accuracy, "ece": expected_calibration_error(p, y, bins), "n_tasks": len(tasks)}

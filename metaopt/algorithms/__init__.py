@@ -1,5 +1,6 @@
 """The algorithm suite. Importing this package registers every learner by name."""
 
+from metaopt.algorithms.abml import ABML
 from metaopt.algorithms.anil import ANIL
 from metaopt.algorithms.base import (
     LearnerConfig,
@@ -43,6 +44,7 @@ __all__ = [
     "Reptile",
     "TAML",
     "RL2",
+    "ABML",
     "ProtoNet",
     "MatchingNet",
     "RelationNet",
