@@ -79,9 +79,9 @@ def load_problem(name: str = "digits", *, n_train: int | None = None, n_val: int
     defaults 5,000 / 2,000 / 5,000 (a subset: the methods are compared at small budgets).
     """
     if name == "digits":
-        from sklearn.datasets import load_digits
+        from metaopt._imports import require
 
-        data = load_digits()
+        data = require("sklearn.datasets", "'metaopt[hyper]' (scikit-learn)").load_digits()
         x, y = data.data.astype(np.float64) / 16.0, data.target.astype(np.int64)
         n_train, n_val, n_test = n_train or 1000, n_val or 400, None
     elif name == "fashion-mnist":
