@@ -21,6 +21,7 @@ __all__ = [
 # These modules must import only argparse-level things at top level; heavy work goes in the handler.
 EXTRA_COMMANDS: tuple[str, ...] = (
     "metaopt.cli_tune", "metaopt.cli_rl", "metaopt.hyper.cli", "metaopt.tracking.cli", "prompting.cli",
+    "metaopt.cli_calibrate",
 )
 
 EPILOG = """examples:
