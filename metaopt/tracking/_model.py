@@ -18,18 +18,22 @@ def pack_run_dir(run_dir: str | Path, dest: str | Path, *, best: bool = True) ->
     ``checkpoint.pt`` (the best-validation weights unless ``best=False``) and ``model_info.json``
     (input shape, task kind, ways), so loading the model never loads the benchmark's data."""
     from metaopt.checkpoint import save_checkpoint, write_json
+    from metaopt.errors import ConfigError
     from metaopt.runs import load_run, save_run_config
-    from metaopt.tasks.benchmarks import get_benchmark
+    from metaopt.tasks.base import task_rng
 
     run = load_run(run_dir, best=best)
     cfg = run.config
+    kind = run.learner.kind
+    if kind not in ("classification", "regression"):
+        raise ConfigError(f"pyfunc models cover classification and regression learners, not {kind} ({cfg.algorithm})")
+    # One sampled task gives the input shape without asking the benchmark (which may load its data again).
+    input_shape = list(run.sources["test"].sample(task_rng(0)).support_x.shape[1:])
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     save_run_config(dest, cfg)
     # `evaluate --checkpoint` reads "learner" when "best_state" is empty, so the packed folder is a run dir too.
     save_checkpoint(dest, {"learner": run.learner.state_dict(), "best_state": {}})
-    kind = run.learner.kind
-    input_shape = list(get_benchmark(cfg.benchmark, data_root=cfg.data_root).input_shape())
     write_json(dest / "model_info.json", {
         "algorithm": cfg.algorithm, "benchmark": cfg.benchmark, "kind": kind, "input_shape": input_shape,
         "n_way": cfg.ways, "out_features": cfg.ways if kind == "classification" else 1, "shots": cfg.shots,

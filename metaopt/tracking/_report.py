@@ -150,8 +150,10 @@ def report_figures(study: Any) -> list[tuple[str, Any | str]]:
     attempt("Optimisation history", lambda: vis.plot_optimization_history(study, target=target, target_name=name))
     if len(study.directions) > 1:
         attempt("Pareto front", lambda: vis.plot_pareto_front(study))
+    # fANOVA fits random trees: seeded, so the same study always gives the same importances.
+    evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
     attempt("Parameter importances",
-            lambda: vis.plot_param_importances(study, target=target, target_name=name), needs=2)
+            lambda: vis.plot_param_importances(study, evaluator, target=target, target_name=name), needs=2)
     attempt("Parallel coordinates", lambda: vis.plot_parallel_coordinate(study, target=target, target_name=name))
     attempt("Best accuracy per algorithm" if name == "accuracy" else f"Best {name} per algorithm",
             lambda: _best_bars(study))

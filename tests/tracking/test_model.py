@@ -59,10 +59,11 @@ def test_sinusoid_model_round_trip_and_registry(tracking_uri, experiment, tmp_pa
 
 
 @pytest.mark.skipif(not FMNIST.is_dir(), reason="Debian dataset-fashion-mnist not installed")
-def test_classification_model_predicts_like_the_learner(tracking_uri, experiment, tmp_path):
+@pytest.mark.parametrize("algorithm", ["anil", "protonet"])  # adapts a head; metric-based (no inner loop)
+def test_classification_model_predicts_like_the_learner(tracking_uri, experiment, tmp_path, algorithm):
     import mlflow
 
-    run = _train(RunConfig("anil", "fashion-mnist", ways=3, shots=1, queries=2,
+    run = _train(RunConfig(algorithm, "fashion-mnist", ways=3, shots=1, queries=2,
                            train={"iterations": 2, "meta_batch": 1, "val_every": 2, "val_tasks": 2}), tmp_path / "c")
     with mlflow_run(experiment=experiment, tracking_uri=tracking_uri):
         uri = log_learner_model(tmp_path / "c")

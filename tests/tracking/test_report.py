@@ -24,6 +24,14 @@ def study_storage(tmp_path_factory) -> str:
     return storage
 
 
+@pytest.fixture(scope="module")
+def report_page(study_storage, tmp_path_factory):
+    """The page `metaopt report` writes for the demo study (built once: importances take seconds)."""
+    out = tmp_path_factory.mktemp("report") / "report.html"
+    assert main(["report", "--storage", study_storage, "--out", str(out), "--no-mlflow"]) == 0
+    return out
+
+
 def _run(args: list[str], capsys) -> tuple[int, str, str]:
     try:
         code = main(args)
@@ -51,8 +59,8 @@ def test_figures_follow_the_tuner_attrs(study_storage):
     assert pruned and all(c.line.dash == "dash" for c in pruned)
 
 
-def test_page_is_self_contained(study_storage):
-    page = build_report(open_study(study_storage, "demo"))
+def test_page_is_self_contained(report_page):
+    page = report_page.read_text()
     assert not re.search(r"<script[^>]+src=", page) and "<link" not in page
     assert page.count("Plotly.newPlot") == 5
     assert "TrainingDiverged: meta-loss became nan" in page  # the failed trial's reason in the table
@@ -112,9 +120,8 @@ def test_bad_input_exits_2_in_one_line(study_storage, args, needle, capsys):
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian chromium not installed")
-def test_plots_render_in_headless_chromium(study_storage, tmp_path, capsys):
-    out = tmp_path / "report.html"
-    assert _run(["report", "--storage", study_storage, "--out", str(out), "--no-mlflow"], capsys)[0] == 0
+def test_plots_render_in_headless_chromium(report_page, tmp_path):
+    out = report_page
     # --virtual-time-budget lets the page's scripts run to completion before the DOM is dumped.
     proc = subprocess.run(
         ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
