@@ -67,6 +67,11 @@ class Predictive:
         """Predictive std of a regression output: weight spread plus observation noise."""
         return (self.samples.var(0, unbiased=False) + (self.noise_std or 0.0) ** 2).sqrt()
 
+    def coverage(self, target: torch.Tensor, z: float = 1.96) -> float:
+        """Fraction of regression targets inside mean ± z·std (0.95 is ideal for z = 1.96, if the
+        predictive were Gaussian): the interval's calibration."""
+        return float(((target - self.mean()).abs() <= z * self.std()).float().mean())
+
 
 @register
 class ABML(GradientMetaLearner):

@@ -83,3 +83,12 @@ def test_bad_config(bad):
 
     with pytest.raises(ConfigError, match=next(iter(bad))):
         build_config("abml", bad)
+
+
+def test_interval_coverage_counts_targets_inside_the_band():
+    from metaopt.algorithms.abml import Predictive
+
+    pred = Predictive(torch.tensor([[[0.0], [0.0], [0.0], [0.0]]] * 2), noise_std=1.0)  # mean 0, std 1
+    target = torch.tensor([[0.5], [-1.9], [2.0], [-3.0]])
+    assert pred.coverage(target) == pytest.approx(0.5)
+    assert pred.coverage(target, z=3.0) == pytest.approx(1.0)
