@@ -61,6 +61,8 @@ def add_commands(sub: Any) -> None:
     c.add_argument("--ways", type=positive_int, default=4, help="classes per task (default 4)")
     c.add_argument("--pool", type=positive_int, default=8, help="candidate examples per class (default 8)")
     c.add_argument("--queries", type=positive_int, default=2, help="test queries per class (default 2)")
+    c.add_argument("--split", choices=["test", "val"], default="test",
+                   help="held-out classes to score on: test, or val while tuning (default test)")
     c.add_argument("--param", type=key_value, action="append", default=[], metavar="KEY=VALUE",
                    help="selector hyperparameter: temperature, encoder_lr, num_candidates, train_queries, steps, "
                    "meta_tasks, num_negatives, k1, b (repeatable)")
@@ -92,7 +94,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     torch.set_num_threads(1)
     cfg = CompareConfig(args.family, tuple(args.selectors), tuple(args.shots), args.tasks,
                         tuple(range(args.seed, args.seed + args.seeds)), args.ways, args.pool, args.queries,
-                        dict(args.param), not args.no_protonet)
+                        dict(args.param), not args.no_protonet, split=args.split)
     cfg.validate()  # before the slow loads
     family = get_family(args.family)
     lm = FrozenLM.load(args.model, dtype=args.dtype)
@@ -128,7 +130,7 @@ def _log(args: argparse.Namespace, cfg: Any, result: Any, model: str) -> str:
         mlflow.log_params({"family": cfg.family, "selectors": ",".join(cfg.selectors),
                            "shots": ",".join(map(str, cfg.shots)), "tasks_per_seed": cfg.tasks,
                            "seeds": ",".join(map(str, cfg.seeds)), "ways": cfg.ways, "pool": cfg.pool_per_class,
-                           "queries": cfg.queries_per_class, "model": model, "dtype": args.dtype,
+                           "queries": cfg.queries_per_class, "split": cfg.split, "model": model, "dtype": args.dtype,
                            **{f"selector.{k}": v for k, v in cfg.selector_params.items()}})
         for r in result.rows:
             mlflow.log_metric(f"acc.{r['method']}.k{r['k']}", r["mean"])

@@ -36,6 +36,7 @@ class CompareConfig:
     selector_params: dict[str, Any] = field(default_factory=dict)
     protonet: bool = True
     protonet_iterations: int = 300
+    split: str = "test"  # "val" when tuning selector hyperparameters, so test classes stay unseen
 
     def validate(self) -> None:
         unknown = [s for s in self.selectors if s not in SELECTORS]
@@ -45,6 +46,8 @@ class CompareConfig:
             raise ConfigError("need at least one selector, one k and one seed")
         if any(k < 1 for k in self.shots):
             raise ConfigError(f"shots must be positive, got {self.shots}")
+        if self.split not in ("val", "test"):
+            raise ConfigError(f"split must be val or test, got {self.split!r}")
         if min(self.tasks, self.ways, self.pool_per_class, self.queries_per_class) < 1:
             raise ConfigError("tasks, ways, pool and queries must be positive")
 
@@ -112,7 +115,7 @@ def compare(cfg: CompareConfig, *, family: TaskFamily, lm: LabelScorer, encoder:
 
             proto = meta_train_protonet(family, encoder, seed=seed, ways=cfg.ways, shots=cfg.pool_per_class,
                                         iterations=cfg.protonet_iterations)
-        tasks = family.tasks("test", cfg.tasks, seed, **cfg.sizes())
+        tasks = family.tasks(cfg.split, cfg.tasks, seed, **cfg.sizes())
         for t, task in enumerate(tqdm(tasks, desc=f"seed {seed} tasks", disable=not progress, leave=False)):
             labels = dict(zip(task.classes, task.verbalisers))
             conts = continuations(labels)

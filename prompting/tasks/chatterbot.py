@@ -29,4 +29,4 @@ def chatterbot_family(lang: str = "english", folder: str | Path | None = None) -
         texts[path.stem] = [" / ".join(str(turn) for turn in conv[:2]) for conv in convs]
     names = sorted(texts)
     return TaskFamily(f"chatterbot-{lang}", texts, {c: c.replace("_", " ") for c in names},
-                      split_classes(len(names), (0.5, 0.1)))
+                      split_classes(len(names), (0.47, 0.21)))

