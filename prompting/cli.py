@@ -99,12 +99,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
     family = get_family(args.family)
     lm = FrozenLM.load(args.model, dtype=args.dtype)
     encoder = SentenceEncoder(args.encoder)
-    result = compare(cfg, family=family, lm=lm, encoder=encoder, progress=not args.no_progress)
-    out = result.to_dict()
-    out.update(model=lm.name, dtype=args.dtype)
-    if args.out:
-        with open(args.out, "w") as fh:
-            json.dump(out, fh, indent=1)
+
+    def save(partial: Any) -> None:
+        if args.out:
+            with open(args.out, "w") as fh:
+                json.dump({**partial.to_dict(), "model": lm.name, "dtype": args.dtype}, fh, indent=1)
+
+    result = compare(cfg, family=family, lm=lm, encoder=encoder, progress=not args.no_progress, on_task=save)
+    save(result)
+    out = {**result.to_dict(), "model": lm.name, "dtype": args.dtype}
     if not args.no_track:
         out["mlflow_run_id"] = _log(args, cfg, result, lm.name)
     if args.json:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -91,11 +92,12 @@ def _ci_rows(per_task: dict[str, list[float]]) -> list[dict[str, Any]]:
 
 
 def compare(cfg: CompareConfig, *, family: TaskFamily, lm: LabelScorer, encoder: TextEncoder,
-            progress: bool = False) -> CompareResult:
+            progress: bool = False, on_task: Callable[[CompareResult], None] | None = None) -> CompareResult:
     """Score every selector at every k on ``cfg.tasks`` test tasks per seed; zero-shot is one row at k=0.
 
     The meta-learned selector (and the ProtoNets column) are meta-trained once per seed on the family's
-    meta-training classes, which are disjoint from the test classes.
+    meta-training classes, which are disjoint from the test classes. ``on_task`` gets the result so far
+    after every task (long runs save partial results with it).
     """
     cfg.validate()
     start = time.perf_counter()
@@ -136,4 +138,7 @@ def compare(cfg: CompareConfig, *, family: TaskFamily, lm: LabelScorer, encoder:
                     per_task.setdefault(f"protonet@{k}", []).append(protonet_accuracy(proto, encoder, task, support))
                     per_task.setdefault(f"prototypes@{k}", []).append(
                         protonet_accuracy(None, encoder, task, support))
+            if on_task is not None:
+                on_task(CompareResult(asdict(cfg), _ci_rows(per_task), per_task,
+                                      round(time.perf_counter() - start, 1), n_prompts))
     return CompareResult(asdict(cfg), _ci_rows(per_task), per_task, round(time.perf_counter() - start, 1), n_prompts)
