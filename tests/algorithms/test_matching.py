@@ -64,3 +64,21 @@ def test_rejects_bad_options():
         build_config("matching", {"fce_steps": 0})
     with pytest.raises(ConfigError, match="fce"):
         build_config("matching", {"fce": "yes"})
+
+
+def test_full_context_embeddings_learn_on_easy_classification(class_sources):
+    from metaopt.models import default_model
+    from metaopt.trainer import MetaTrainer, TrainConfig
+
+    torch.manual_seed(0)
+    config = build_config("matching", {"fce": True})
+    learner = MatchingNet(default_model((1, 16, 16), 2, **MatchingNet.model_options(config)), config, "classification")
+    tasks = class_sources["val"].fixed_tasks(30, 1)
+
+    def query_loss() -> float:
+        return sum(float(learner.loss(learner.predict(t), t.query_y)) for t in tasks) / len(tasks)
+
+    before = query_loss()
+    MetaTrainer(learner, class_sources, TrainConfig(iterations=20, meta_batch=4, val_every=20, val_tasks=10),
+                progress=False).fit()
+    assert query_loss() < 0.8 * before
