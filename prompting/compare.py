@@ -18,7 +18,7 @@ from prompting.selectors import SELECTORS, make_selector
 from prompting.selectors.meta import MetaLearned
 from prompting.tasks.base import TaskFamily
 
-__all__ = ["CompareConfig", "CompareResult", "compare"]
+__all__ = ["CompareConfig", "CompareResult", "compare", "selector_objective"]
 
 
 @dataclass
@@ -142,3 +142,19 @@ def compare(cfg: CompareConfig, *, family: TaskFamily, lm: LabelScorer, encoder:
                 on_task(CompareResult(asdict(cfg), _ci_rows(per_task), per_task,
                                       round(time.perf_counter() - start, 1), n_prompts))
     return CompareResult(asdict(cfg), _ci_rows(per_task), per_task, round(time.perf_counter() - start, 1), n_prompts)
+
+
+def selector_objective(params: dict[str, Any], *, family: TaskFamily, lm: LabelScorer, encoder: TextEncoder,
+                       selector: str = "learned", tasks: int = 2, seeds: tuple[int, ...] = (0,),
+                       **sizes: int) -> float:
+    """Mean validation-class accuracy of ``selector`` for one point of ``search_spaces.prompt_selector``.
+
+    ``params`` holds ``k`` plus the selector's hyperparameters; scoring uses the family's ``val`` classes
+    so test classes stay unseen while tuning. This is what an Optuna objective returns for a trial.
+    """
+    params = dict(params)
+    k = int(params.pop("k", 4))
+    cfg = CompareConfig(family.name, (selector,), (k,), tasks, seeds, selector_params=params, protonet=False,
+                        split="val", **sizes)
+    result = compare(cfg, family=family, lm=lm, encoder=encoder)
+    return next(r["mean"] for r in result.rows if r["method"] == selector and r["k"] == k)

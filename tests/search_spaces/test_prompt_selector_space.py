@@ -24,3 +24,4 @@ def test_space_samples_within_bounds():
         assert p["k"] in (1, 2, 4, 8) and 0.02 <= p["temperature"] <= 1.0 and 4 <= p["num_candidates"] <= 16
     with pytest.raises(ValueError):
         space(optuna.trial.FixedTrial({"k": 4}))
+
