@@ -50,3 +50,25 @@ def test_attaching_refuses_what_cannot_work():
         attach_inner_hyperparameters(_run("maml", inner_optimizer="adam").learner, momentum=0.5)
     with pytest.raises(ConfigError, match="lower 0.5 > upper 0.1"):
         attach_inner_hyperparameters(_run("maml").learner, lr_bounds=(0.5, 0.1))
+
+
+def test_meta_sgd_and_lslr_are_special_cases():
+    # Per-element rates on MAML reproduce Meta-SGD; per-layer per-step rates on MAML++ its LSLR.
+    import numpy as np
+
+    from metaopt.algorithms import MetaSGD
+
+    maml, metasgd = _run("maml"), _run("metasgd")
+    metasgd.learner.load_state_dict({**metasgd.learner.state_dict(),
+                                     **{k: v for k, v in maml.learner.state_dict().items()}})
+    hypers = attach_inner_hyperparameters(maml.learner, per_element=True, per_step=False)
+    assert isinstance(metasgd.learner, MetaSGD) and len(hypers.rates(0)) == len(list(metasgd.learner.rates))
+    task = maml.sources["train"].sample(np.random.default_rng(1))
+    torch.testing.assert_close(maml.learner.meta_loss(task, 0), metasgd.learner.meta_loss(task, 0))
+    rows = hypers.scalars()
+    assert "lr.0.0.mean" in rows and len(rows) == 3 * len(hypers.rates(0))
+
+    mamlpp = _run("mamlpp")
+    plain = mamlpp.learner.meta_loss(task, 0)
+    attach_inner_hyperparameters(mamlpp.learner, per_step=True, per_layer=True)
+    torch.testing.assert_close(mamlpp.learner.meta_loss(task, 0), plain)
