@@ -79,6 +79,7 @@ def add_commands(sub: Any) -> None:
     g.add_argument("--shared-decay", action="store_true", help="ift: one weight decay for all tensors")
     g.add_argument("--hd-optimizer", choices=["sgd", "adam"], default="sgd", help="hd: base optimiser (sgd)")
     g.add_argument("--shared-steps", action="store_true", help="inner: one rate for all steps (not per step)")
+    g.add_argument("--per-element", action="store_true", help="inner: one rate per weight (Meta-SGD style)")
     g = p.add_argument_group("meta-learning (inner, and hd with --algorithm)")
     g.add_argument("--algorithm", help="gradient-based meta-learner, e.g. maml (required for --method inner)")
     g.add_argument("--benchmark", default="sinusoid", help="benchmark (default sinusoid)")
@@ -149,7 +150,7 @@ def _meta(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
         if unknown or "lr" not in learn:
             raise ConfigError(f"--learn for inner must include lr and may add momentum,weight_decay; got "
                               f"{','.join(sorted(learn))}")
-        inner = {"per_step": not args.shared_steps, **_opt(args, "lr")}
+        inner = {"per_step": not args.shared_steps, "per_element": args.per_element, **_opt(args, "lr")}
         inner.update({f"{k}_bounds": getattr(args, f"{k}_bounds") for k in ("lr", "momentum", "weight_decay")
                       if getattr(args, f"{k}_bounds") is not None})
         if "momentum" in learn:

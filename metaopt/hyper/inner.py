@@ -3,9 +3,9 @@
 ``attach_inner_hyperparameters(learner)`` gives a ``GradientMetaLearner`` learned inner learning
 rates (per layer and/or per step: MAML++'s LSLR is the per-layer per-step case; per element:
 Meta-SGD's case), and optionally a learned momentum and weight decay per adapted tensor. They
-reach ``higher`` through ``override=`` via the learner's
-``InnerLoop``, live in ``learner.parameters()`` (so the outer optimiser trains them) and in its
-``state_dict`` (so checkpoints resume). Rates and decays are log-parametrised (always positive);
+reach ``higher`` through ``override=`` via the learner's ``InnerLoop``, live in
+``learner.parameters()`` (so the outer optimiser trains them) and in its ``state_dict`` (so
+checkpoints resume). Rates and decays are log-parametrised (always positive);
 ``ProjectInnerHyperparameters`` clips them into their bounds after each outer step.
 """
 

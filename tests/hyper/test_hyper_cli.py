@@ -55,16 +55,18 @@ def test_classifier_methods_print_json_last(method, capsys):
 
 def test_inner_and_meta_hd_print_json_last(capsys):
     results = {}
-    for args in (["--method", "inner", "--learn", "lr,momentum"], ["--method", "hd", "--hd-optimizer", "adam"]):
+    for args in (["--method", "inner", "--learn", "lr,momentum"], ["--method", "hd", "--hd-optimizer", "adam"],
+                 ["--method", "inner", "--per-element", "--shared-steps"]):
         code, out, _ = _run([*args, "--algorithm", "maml", "--benchmark", "sinusoid", "--shots", "5",
                              "--inner-steps", "2", "--iterations", "4", "--meta-batch", "2", "--test-tasks", "5",
                              "--no-mlflow", "--no-progress", "--json"], capsys)
         assert code == 0
-        results[args[1]] = result = json.loads(out.strip().splitlines()[-1])
+        results[" ".join(args[1:])] = result = json.loads(out.strip().splitlines()[-1])
         assert result["steps"] == 4 and result["scores"]["test_mse"] > 0 and "outer_lr" in result["hyperparameters"]
-    inner = results["inner"]["hyperparameters"]
+    inner = results["inner --learn lr,momentum"]["hyperparameters"]
     assert {"inner.lr.0.0", "inner.lr.1.0", "inner.momentum.0"} <= set(inner)  # per step, per tensor
-    assert results["hd"]["hyperparameters"]["outer_lr"] != pytest.approx(1e-3)  # HD moved the outer rate
+    assert results["hd --hd-optimizer adam"]["hyperparameters"]["outer_lr"] != pytest.approx(1e-3)  # HD moved it
+    assert "inner.lr.0.0.mean" in results["inner --per-element --shared-steps"]["hyperparameters"]
 
 
 def test_trajectory_metrics_and_plot_in_the_real_mlflow_store(tmp_path, monkeypatch, capsys):
