@@ -16,6 +16,10 @@ METRIC_ALGOS = ["protonet", "matching", "relation", "siamese"]
 # Vinyals et al. 2016, Table 1 (convolutional Siamese net, no fine-tuning).
 PUBLISHED = {"protonet": "98.8 / 99.7 / 96.0", "matching": "98.1 / 98.9 / 93.8",
              "relation": "99.6 / 99.8 / 97.6", "siamese": "96.7 / 98.4 / 88.0"}
+# Issue #3's model-based learners: SNAIL from Mishra et al. 2018, Table 1; Ravi & Larochelle report
+# miniImageNet only.
+MODEL_ALGOS = ["snail", "metalstm"]
+MODEL_PUBLISHED = {"snail": "99.07 / 99.78 / 97.64", "metalstm": "none (miniImageNet only)"}
 
 
 def _fmt(d: dict | None, scale: float = 1.0, digits: int = 3) -> str:
@@ -73,3 +77,5 @@ if __name__ == "__main__":
     glyphs(root)
     print()
     glyphs(root, METRIC_ALGOS, PUBLISHED)
+    print()
+    glyphs(root, MODEL_ALGOS, MODEL_PUBLISHED)
