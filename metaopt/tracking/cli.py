@@ -103,6 +103,7 @@ def _log_to_parent(run_id: str, path: Any, tracking_uri: str | None) -> str | No
 
 def cmd_ui(args: argparse.Namespace) -> int:
     import json
+    import signal
     import time
 
     from metaopt.errors import ConfigError
@@ -117,6 +118,10 @@ def cmd_ui(args: argparse.Namespace) -> int:
             raise ConfigError(f"port {port} on {HOST} is already in use; choose another")
     servers = []
     urls: dict[str, str] = {}
+    # Ctrl-C, and also `kill` (SIGTERM) and SIGINT to a background `metaopt ui &` (whose shell ignores
+    # SIGINT), stop both servers: they run in their own process groups and would otherwise outlive us.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    previous_term = signal.signal(signal.SIGTERM, _interrupt)
     try:
         if uri.startswith(("http://", "https://")):
             urls["mlflow"] = uri
@@ -143,6 +148,11 @@ def cmd_ui(args: argparse.Namespace) -> int:
     finally:
         for server in servers:
             server.stop()
+        signal.signal(signal.SIGTERM, previous_term)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def _in_use(host: str, port: int) -> bool:
