@@ -22,7 +22,7 @@ class TuneConfig:
     shots: int | None = None
     queries: int | None = None
     algorithms: list[str] = field(default_factory=list)  # empty: every algorithm with a space for the benchmark
-    space: str | None = None  # "module:function": a user's space instead of the joint one
+    space: Any = None  # "module:function" or (one worker only) a callable: a user's space instead of the joint one
     trials: int | None = None
     timeout: float | None = None  # seconds per worker; no new trial starts after it
     iterations: int = 500  # each trial's meta-training budget
@@ -66,6 +66,8 @@ class TuneConfig:
             raise ConfigError(f"--timeout must be positive, got {self.timeout}")
         if self.trials is None and self.timeout is None:
             raise ConfigError("give a budget: --trials N or --timeout SECONDS")
+        if self.space is not None and not isinstance(self.space, str) and self.workers > 1:
+            raise ConfigError("worker processes import the space: give it as module:function, not a callable")
         if self.val_every is not None and self.val_every < 1:
             raise ConfigError(f"val_every must be a positive integer, got {self.val_every}")
         bad = [o for o in self.objectives if o not in OBJECTIVES]

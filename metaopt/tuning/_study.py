@@ -39,8 +39,11 @@ def resolve(cfg: TuneConfig) -> TuneConfig:
         raise ConfigError(f"benchmark {cfg.benchmark!r} is regression; --ways does not apply")
     if cfg.objectives[0] != score:
         raise ConfigError(f"benchmark {cfg.benchmark!r} is scored by {score}, not {cfg.objectives[0]!r}")
-    if cfg.space:
+    if isinstance(cfg.space, str):
         load_space(cfg.space)
+    elif cfg.space is not None:
+        if not callable(cfg.space):
+            raise ConfigError(f"space must be module:function or a callable, got {cfg.space!r}")
     elif cfg.algorithms:
         for name in cfg.algorithms:
             if not get_learner(name).kinds & {bench.kind}:
@@ -64,6 +67,8 @@ def resolve(cfg: TuneConfig) -> TuneConfig:
 def _space(cfg: TuneConfig) -> Callable[[Any], dict[str, Any]]:
     from search_spaces import get_space, joint_space, load_space
 
+    if callable(cfg.space):
+        return cfg.space
     if cfg.space:
         return load_space(cfg.space)
     if len(cfg.algorithms) == 1:
@@ -204,7 +209,7 @@ def tune(cfg: TuneConfig) -> dict[str, Any]:
 
         study.set_user_attr("mlflow_parent_run_id", parent.info.run_id)
         if parent_id is None:
-            mlflow.log_params({k: str(v) for k, v in cfg.to_dict().items() if k not in ("progress",)})
+            mlflow.log_params({k: str(v)[:500] for k, v in cfg.to_dict().items() if k not in ("progress",)})
         recover_dead_trials(study)
         close_killed_runs(study, cfg.tracking_uri)
         if cfg.workers == 1:

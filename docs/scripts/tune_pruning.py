@@ -1,0 +1,94 @@
+"""Issue #4: the same study with and without pruning, side by side, then one table.
+
+    OMP_NUM_THREADS=1 nice -n 5 python docs/scripts/tune_pruning.py            # defaults below
+    python docs/scripts/tune_pruning.py --table-only                            # re-print the table
+
+Each pruner's study runs in its own process (in parallel), with its own Optuna and MLflow SQLite
+files under --out, the same sampler seed, space and per-trial budget. The space is the joint space
+over --algorithms with the meta-batch fixed (--meta-batch), so "meta-iterations" measure the same
+compute whatever the algorithm draws. Results: --out/<pruner>.json and the printed table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+
+def run_one(args: argparse.Namespace, pruner: str) -> None:
+    import optuna
+    import torch
+
+    from metaopt.tuning import TuneConfig, tune
+    from search_spaces import joint_space, with_fixed
+
+    torch.set_num_threads(1)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    out = Path(args.out)
+    algorithms = args.algorithms.split(",")
+    cfg = TuneConfig(
+        benchmark="glyphs", ways=5, shots=1, algorithms=algorithms,
+        space=with_fixed(joint_space(algorithms), {"meta_batch": args.meta_batch}),
+        trials=args.trials, iterations=args.iterations, val_every=args.val_every, val_tasks=args.val_tasks,
+        pruner=pruner, sampler="tpe", seed=args.seed, study=f"pruning-{pruner}",
+        storage=f"sqlite:///{out}/optuna-{pruner}.db", tracking_uri=f"sqlite:///{out}/mlflow-{pruner}.db",
+        runs_dir=str(out / "runs"), register_model=False, progress=False,
+    )
+    summary = tune(cfg)
+    (out / f"{pruner}.json").write_text(json.dumps(summary, indent=1, sort_keys=True))
+
+
+def table(out: Path, pruners: list[str]) -> str:
+    rows = ["| pruner | trials (complete / pruned / failed) | meta-iterations spent | vs. none | best trial "
+            "| best val. acc. | test acc. (600 tasks) | wall time |", "|---|---|---|---|---|---|---|---|"]
+    base = None
+    for pruner in pruners:
+        path = out / f"{pruner}.json"
+        if not path.is_file():
+            rows.append(f"| {pruner} | not run | | | | | | |")
+            continue
+        s = json.loads(path.read_text())
+        st = s["states"]
+        if pruner == "none":
+            base = s["iterations_spent"]
+        ratio = f"{s['iterations_spent'] / base:.2f}×" if base else ""
+        rows.append(
+            f"| {pruner} | {s['trials']} ({st['complete']} / {st['pruned']} / {st['fail']}) | "
+            f"{s['iterations_spent']} | {ratio} | {s['best_trial']} ({s['algorithm']}) | {100 * s['best_val']:.2f} | "
+            f"{100 * s['test_mean']:.2f} ± {100 * s['test_ci95']:.2f} | {s['seconds'] / 60:.0f} min |")
+    return "\n".join(rows)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--pruners", default="none,median,wilcoxon")
+    p.add_argument("--algorithms", default="maml,anil,metasgd,reptile")
+    p.add_argument("--trials", type=int, default=30)
+    p.add_argument("--iterations", type=int, default=40)
+    p.add_argument("--val-every", type=int, default=8)
+    p.add_argument("--val-tasks", type=int, default=40)
+    p.add_argument("--meta-batch", type=int, default=4)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="runs/tune-pruning")
+    p.add_argument("--one", help=argparse.SUPPRESS)
+    p.add_argument("--table-only", action="store_true")
+    args = p.parse_args()
+    pruners = args.pruners.split(",")
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    if args.one:
+        run_one(args, args.one)
+        return
+    if not args.table_only:
+        argv = [a for a in sys.argv[1:] if a != "--table-only"]
+        procs = [subprocess.Popen([sys.executable, __file__, *argv, "--one", pr]) for pr in pruners]
+        codes = [proc.wait() for proc in procs]
+        if any(codes):
+            print(f"some studies failed: exit codes {dict(zip(pruners, codes))}", file=sys.stderr)
+    print(table(Path(args.out), pruners))
+
+
+if __name__ == "__main__":
+    main()
