@@ -24,8 +24,9 @@ class MLflowCallback(Callback):
     - at the end: ``best_val_<metric>``, ``best_iteration``, ``iterations_run`` and the artifact
       ``learning_curve.png`` (training loss and validation metric with its 95% CI band).
 
-    The run is captured at ``on_train_begin``, so metrics land in the right run even if another run
-    becomes active meanwhile. The callback never opens or ends runs: use ``mlflow_run`` for that.
+    The run and its tracking URI are captured at ``on_train_begin``, so metrics land in the right run
+    even if another run becomes active (or the global URI changes) meanwhile. The callback never opens
+    or ends runs: use ``mlflow_run`` for that.
     """
 
     def __init__(self, log_every: int = 10, *, run_id: str | None = None, plot: bool = True) -> None:
@@ -35,11 +36,16 @@ class MLflowCallback(Callback):
         self.plot = plot
         self._given_run_id = run_id
         self.run_id: str | None = None
+        self.tracking_uri: str | None = None
+        self._client: Any = None
         self._window: dict[str, list[float]] = {}
         self.train_curve: list[tuple[int, dict[str, float]]] = []
 
     def on_train_begin(self, trainer: MetaTrainer) -> None:
+        mlflow = require("mlflow", "mlflow")
         self.run_id = active_run_id(self._given_run_id)
+        self.tracking_uri = mlflow.get_tracking_uri()
+        self._client = mlflow.MlflowClient(self.tracking_uri)
         self._window = {}
 
     def on_iteration_end(self, trainer: MetaTrainer, iteration: int, metrics: dict[str, float]) -> None:
@@ -49,31 +55,31 @@ class MLflowCallback(Callback):
             self._flush(iteration)
 
     def on_validation_end(self, trainer: MetaTrainer, iteration: int, result: EvalResult) -> None:
-        mlflow = require("mlflow", "mlflow")
-        log_metrics(mlflow, self._run(), {f"val_{result.metric}": result.mean, "val_ci95": result.ci95}, iteration)
+        metrics = {f"val_{result.metric}": result.mean, "val_ci95": result.ci95}
+        log_metrics(*self._target(), metrics, iteration)
 
     def on_train_end(self, trainer: MetaTrainer, result: TrainResult) -> None:
-        mlflow = require("mlflow", "mlflow")
         state = result.state
+        metric = result.last_validation.metric if result.last_validation else _metric_name(trainer)
         self._flush(state.iteration)
         final: dict[str, float] = {"iterations_run": float(state.iteration)}
         if state.best is not None:
-            metric = result.last_validation.metric if result.last_validation else _metric_name(trainer)
             final[f"best_val_{metric}"] = state.best
             final["best_iteration"] = float(state.best_iteration or 0)
-        log_metrics(mlflow, self._run(), final, state.iteration)
+        client, run_id = self._target()
+        log_metrics(client, run_id, final, state.iteration)
         if state.stopped_early:
-            mlflow.MlflowClient().set_tag(self._run(), "stopped_early", state.stopped_early)
+            client.set_tag(run_id, "stopped_early", state.stopped_early)
         if self.plot and (state.history or self.train_curve):
             from metaopt.tracking._runs import log_figure
 
-            figure = learning_curve_figure(self.train_curve, state.history, _metric_name(trainer))
-            log_figure(figure, "learning_curve.png", run_id=self._run())
+            figure = learning_curve_figure(self.train_curve, state.history, metric)
+            log_figure(figure, "learning_curve.png", run_id=run_id, tracking_uri=self.tracking_uri)
 
-    def _run(self) -> str:
-        if self.run_id is None:
-            self.run_id = active_run_id(self._given_run_id)
-        return self.run_id
+    def _target(self) -> tuple[Any, str]:
+        if self.run_id is None:  # a trainer that never called on_train_begin
+            self.on_train_begin(None)  # type: ignore[arg-type]
+        return self._client, self.run_id  # type: ignore[return-value]
 
     def _flush(self, iteration: int) -> None:
         if not any(self._window.values()):
@@ -81,11 +87,12 @@ class MLflowCallback(Callback):
         means = {k: sum(v) / len(v) for k, v in self._window.items() if v}
         self._window = {}
         self.train_curve.append((iteration, means))
-        log_metrics(require("mlflow", "mlflow"), self._run(), means, iteration)
+        log_metrics(*self._target(), means, iteration)
 
 
 def _metric_name(trainer: MetaTrainer) -> str:
-    return "accuracy" if trainer.learner.kind == "classification" else "mse"
+    # As metaopt.evaluation names it; used before any validation result exists.
+    return {"classification": "accuracy", "rl": "regret"}.get(trainer.learner.kind, "mse")
 
 
 def learning_curve_figure(train_curve: list[tuple[int, dict[str, float]]], history: list[dict[str, float]],

@@ -59,10 +59,10 @@ def log_eval_result(result: EvalResult, prefix: str, *, step: int | None = None,
                f"{prefix}_tasks": float(result.n_tasks)}
     if result.diverged:
         metrics[f"{prefix}_diverged"] = float(result.diverged)
-    log_metrics(mlflow, active_run_id(run_id), metrics, step or 0)
+    log_metrics(mlflow.MlflowClient(), active_run_id(run_id), metrics, step or 0)
 
 
-def log_metrics(mlflow: Any, run_id: str, metrics: Mapping[str, float], step: int) -> None:
+def log_metrics(client: Any, run_id: str, metrics: Mapping[str, float], step: int) -> None:
     """One request for a dict of metrics (an HTTP server gets one call, not one per metric)."""
     import time
 
@@ -72,4 +72,4 @@ def log_metrics(mlflow: Any, run_id: str, metrics: Mapping[str, float], step: in
     # NaN and infinities are logged as they are (MLflow stores them), so a diverged value stays visible.
     batch = [Metric(k, float(v), now, step) for k, v in metrics.items() if isinstance(v, (int, float))]
     if batch:
-        mlflow.MlflowClient().log_batch(run_id, metrics=batch)
+        client.log_batch(run_id, metrics=batch)

@@ -60,9 +60,9 @@ def mlflow_run(
             client.set_terminated(run.info.run_id, status=status)
 
 
-def log_figure(figure: Any, artifact_file: str, *, run_id: str | None = None) -> None:
-    """Log a matplotlib figure to the active run (or ``run_id``) and close it (figures otherwise pile up
-    in memory). Figures are rendered with the Agg backend, so this works with no display."""
+def log_figure(figure: Any, artifact_file: str, *, run_id: str | None = None, tracking_uri: str | None = None) -> None:
+    """Log a matplotlib figure to the active run (or ``run_id`` in ``tracking_uri``, default the current
+    URI) and close it (figures otherwise pile up in memory). Rendered with Agg, so no display is needed."""
     mlflow = require("mlflow", "mlflow")
     import matplotlib
 
@@ -72,5 +72,5 @@ def log_figure(figure: Any, artifact_file: str, *, run_id: str | None = None) ->
     if run_id is None:
         mlflow.log_figure(figure, artifact_file)
     else:
-        mlflow.MlflowClient().log_figure(run_id, figure, artifact_file)
+        mlflow.MlflowClient(tracking_uri).log_figure(run_id, figure, artifact_file)
     plt.close(figure)

@@ -81,11 +81,22 @@ def wait_http(url: str, server: Server | None = None, timeout: float = 120.0) ->
         time.sleep(0.5)
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: on Linux, get SIGTERM when the parent dies, even by SIGKILL, so a killed
+    `metaopt ui` or test session leaves no server behind (they run in their own session otherwise)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def _spawn(name: str, command: list[str], url: str, log: Path | None, env: dict[str, str] | None = None) -> Server:
     out = open(log, "ab") if log is not None else subprocess.DEVNULL  # noqa: SIM115 - the child owns it
     try:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   start_new_session=True, env={**os.environ, **(env or {})})
+                                   start_new_session=True, env={**os.environ, **(env or {})},
+                                   preexec_fn=_die_with_parent)
     finally:
         if log is not None:
             out.close()
