@@ -138,9 +138,10 @@ def report_figures(study: Any) -> list[tuple[str, Any | str]]:
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     figures: list[tuple[str, Any | str]] = []
 
-    def attempt(title: str, draw: Callable[[], Any], needs: int = 1) -> None:
-        if len(complete) < needs:
-            figures.append((title, f"needs at least {needs} completed trial(s); the study has {len(complete)}"))
+    def attempt(title: str, draw: Callable[[], Any], needs: int = 1, have: int | None = None) -> None:
+        have = len(complete) if have is None else have
+        if have < needs:
+            figures.append((title, f"needs at least {needs} completed trial(s); there are {have}"))
             return
         try:
             figures.append((title, draw()))
@@ -161,7 +162,31 @@ def report_figures(study: Any) -> list[tuple[str, Any | str]]:
         figures.append(("Learning curves", _learning_curves(study)))
     else:
         figures.append(("Learning curves", "no trial has reported intermediate values yet"))
+    # In a joint space the algorithm dominates the importances; within each algorithm its own knobs show.
+    groups = _complete_by_algorithm(study)
+    for algo, sub in groups.items() if len(groups) > 1 else ():
+        common = set.intersection(*(set(t.params) for t in sub.trials)) - {"algorithm"}
+        every = sorted({p for t in sub.trials for p in t.params} - {"algorithm"})
+        attempt(f"Parameter importances within {algo}", lambda sub=sub, common=common: vis.plot_param_importances(
+            sub, evaluator, params=sorted(common), target=target, target_name=name), needs=2, have=len(sub.trials))
+        attempt(f"Parallel coordinates within {algo}", lambda sub=sub, every=every: vis.plot_parallel_coordinate(
+            sub, params=every, target=target, target_name=name), have=len(sub.trials))
     return figures
+
+
+def _complete_by_algorithm(study: Any) -> dict[str, Any]:
+    """An in-memory study of each algorithm's completed trials (Optuna's plots take a whole study)."""
+    import optuna
+
+    groups: dict[str, list[Any]] = {}
+    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+        groups.setdefault(str(t.user_attrs.get("algorithm") or t.params.get("algorithm", "?")), []).append(t)
+    subs = {}
+    for algo, trials in sorted(groups.items()):
+        sub = optuna.create_study(directions=[d.name.lower() for d in study.directions])
+        sub.add_trials(trials)
+        subs[algo] = sub
+    return subs
 
 
 def _summary_rows(study: Any) -> list[tuple[str, str]]:

@@ -16,7 +16,8 @@ REPORT_EPILOG = """examples:
   metaopt report --storage journal:studies/s1.log --out s1.html --no-mlflow
 
 The page is one self-contained file (plotly inlined; it opens offline): optimisation history,
-parameter importances, parallel coordinates, best validation per algorithm with 95% CIs (and the
+parameter importances, parallel coordinates (also within each algorithm of a joint space), best
+validation per algorithm with 95% CIs (and the
 best trial's meta-test result), learning curves of every trial, and a table of all trials. If the
 study has an MLflow parent run (set by `metaopt tune`), the page is also logged to it as report.html."""
 
