@@ -17,9 +17,9 @@ REPORT_EPILOG = """examples:
 
 The page is one self-contained file (plotly inlined; it opens offline): optimisation history,
 parameter importances, parallel coordinates (also within each algorithm of a joint space), best
-validation per algorithm with 95% CIs (and the
-best trial's meta-test result), learning curves of every trial, and a table of all trials. If the
-study has an MLflow parent run (set by `metaopt tune`), the page is also logged to it as report.html."""
+validation per algorithm with 95% CIs (and the best trial's meta-test result), learning curves of
+every trial, and a table of all trials. If the study has an MLflow parent run (set by `metaopt tune`),
+the page is also logged to that run as an artifact under its file name."""
 
 UI_EPILOG = """examples:
   metaopt ui                                   # ./optuna.db and ./mlflow.db, ports 5000 and 8080
