@@ -1,0 +1,121 @@
+"""``metaopt tune`` end to end: bad input, two worker processes on one study, and a worker killed
+with SIGKILL mid-trial, then the study resumed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import mlflow
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from metaopt.cli import main
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+TINY_SPACE = '''
+def space(trial):
+    return {"algorithm": "fomaml", "inner_lr": trial.suggest_float("inner_lr", 1e-3, 1e-2, log=True),
+            "meta_batch": 2}
+'''
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--algorithms", "maml,nope"], "nope"),
+    (["--trials", "0"], "--trials"),
+    (["--storage", "sqlite:////no/such/dir/optuna.db"], "storage"),
+    (["--storage", "postgresql://me@127.0.0.1:1/optuna"], "storage"),
+    (["--objectives", "accuracy,time"], "mse"),
+])
+def test_bad_input_exits_2_with_one_line(tmp_path, monkeypatch, capsys, argv, needle):
+    monkeypatch.chdir(tmp_path)
+    base = ["tune", "--benchmark", "sinusoid", "--trials", "1", "--iterations", "2", "--no-progress"]
+    with pytest.raises(SystemExit) as exc:
+        main(base + argv)
+    err = capsys.readouterr().err.strip()
+    assert exc.value.code == 2 and needle in err and "\n" not in err and "Traceback" not in err
+
+
+def test_help_answers_without_importing_heavy_packages():
+    code = ("import sys, contextlib, io\nfrom metaopt.cli import build_parser\n"
+            "with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.suppress(SystemExit):\n"
+            "    build_parser().parse_args(['tune', '--help'])\n"
+            "print('journal:' in out.getvalue(), [m for m in ('optuna', 'torch', 'mlflow') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "True []"
+
+
+def _cli(tmp_path, trials, iterations, *extra):
+    (tmp_path / "tiny_space.py").write_text(TINY_SPACE)
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "OMP_NUM_THREADS": "1", "METAOPT_TUNE_HEARTBEAT": "1"}
+    cmd = [sys.executable, "-m", "metaopt", "tune", "--benchmark", "sinusoid", "--shots", "5", "--algorithms",
+           "tiny_space:space", "--trials", str(trials), "--iterations", str(iterations), "--study", "cli",
+           "--pruner", "none", "--sampler", "random", "--no-progress", "--json", *extra]
+    return cmd, env
+
+
+def _study(tmp_path):
+    return optuna.load_study(study_name="cli", storage=f"sqlite:///{tmp_path}/optuna.db")
+
+
+def _mlflow_runs(tmp_path):
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
+    return client.search_runs([client.get_experiment_by_name("cli").experiment_id])
+
+
+@pytest.mark.slow
+def test_two_workers_share_one_study(tmp_path):
+    cmd, env = _cli(tmp_path, 4, 4, "--workers", "2")
+    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["workers"] == 2 and summary["states"]["complete"] == 4
+    workers = {t.user_attrs["worker"] for t in _study(tmp_path).trials}
+    assert len(workers) == 2  # both processes ran trials
+    assert all(r.info.status == "FINISHED" for r in _mlflow_runs(tmp_path))
+
+
+@pytest.mark.slow
+def test_worker_killed_mid_trial_then_study_resumed(tmp_path):
+    cmd, env = _cli(tmp_path, 3, 40)
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    victim, deadline = None, time.monotonic() + 400
+    try:
+        while victim is None and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.3)
+            try:
+                trials = _study(tmp_path).trials
+            except Exception:  # the study is not created yet
+                continue
+            done = [t for t in trials if t.state == TrialState.COMPLETE]
+            running = [t for t in trials if t.state == TrialState.RUNNING and t.user_attrs.get("iterations_run")]
+            if done and running:
+                victim = running[0]
+        assert victim is not None, "never saw a finished trial and a running one"
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    finished = {t.number: t.value for t in _study(tmp_path).trials if t.state == TrialState.COMPLETE}
+    assert _study(tmp_path).trials[victim.number].state == TrialState.RUNNING  # nobody could tell Optuna
+
+    again = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    trials = _study(tmp_path).trials
+    assert all(trials[n].state == TrialState.COMPLETE and trials[n].value == v for n, v in finished.items())
+    killed = trials[victim.number]
+    assert killed.state == TrialState.FAIL and "fail_reason" not in killed.user_attrs
+    retries = [t for t in trials if t.system_attrs.get("failed_trial") == victim.number]
+    assert len(retries) == 1 and retries[0].state == TrialState.COMPLETE
+    assert retries[0].params == killed.params
+    assert sum(t.state == TrialState.COMPLETE for t in trials) == 3
+    runs = {r.info.run_id: r for r in _mlflow_runs(tmp_path)}
+    assert runs[killed.user_attrs["mlflow_run_id"]].info.status == "KILLED"
+    assert runs[killed.user_attrs["mlflow_run_id"]].data.tags["trial_state"] == "KILLED"
+    assert all(r.info.status != "RUNNING" for r in runs.values())
