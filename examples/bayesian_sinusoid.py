@@ -27,7 +27,7 @@ from metaopt.tasks.base import Task  # noqa: E402
 def train(algorithm: str, args: argparse.Namespace):
     run = build_run(RunConfig(algorithm, "sinusoid", shots=args.shots, queries=10, learner={"inner_lr": 0.01},
                               train={"iterations": args.iterations, "meta_batch": args.meta_batch,
-                                     "val_every": max(1, args.iterations // 8), "val_tasks": 100}))
+                                     "val_every": max(1, args.iterations // 8), "val_tasks": args.val_tasks}))
     out = Path(args.out) / algorithm
     save_run_config(out, run.config)
     trainer = run.trainer(out, progress=not args.no_progress)
@@ -42,6 +42,7 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=2000)
     parser.add_argument("--meta-batch", type=int, default=25)
     parser.add_argument("--tasks", type=int, default=600, help="fixed meta-test tasks")
+    parser.add_argument("--val-tasks", type=int, default=100, help="fixed validation tasks")
     parser.add_argument("--out", default="runs/example-abml-sinusoid")
     parser.add_argument("--plot", help="where to write the figure (default OUT/intervals.png)")
     parser.add_argument("--no-progress", action="store_true")

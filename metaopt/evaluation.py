@@ -12,7 +12,9 @@ from metaopt.algorithms.base import MetaLearner
 from metaopt.errors import ConfigError
 from metaopt.tasks.base import Task
 
-__all__ = ["EvalResult", "mean_ci95", "evaluate_tasks", "expected_calibration_error", "evaluate_calibration"]
+__all__ = [
+    "EvalResult", "mean_ci95", "evaluate_tasks", "expected_calibration_error", "evaluate_calibration", "ndcg_at_k",
+]
 
 
 @dataclass
@@ -120,3 +122,15 @@ def evaluate_calibration(
     p, y = torch.cat(probs), torch.cat(labels)
     accuracy = float((p.argmax(-1) == y).float().mean())
     return {"accuracy": accuracy, "ece": expected_calibration_error(p, y, bins), "n_tasks": len(tasks)}
+
+
+def ndcg_at_k(scores: torch.Tensor, relevance: torch.Tensor, k: int = 10) -> float:
+    """NDCG@k (Järvelin & Kekäläinen 2002) with gains ``2^rel - 1`` and log2 discounts: the
+    ranking by ``scores`` against the ideal ranking by ``relevance`` (1.0 is ideal)."""
+    scores, relevance = scores.flatten(), relevance.flatten().float()
+    k = min(k, len(scores))
+    discounts = 1.0 / torch.log2(torch.arange(2, k + 2, dtype=torch.float32))
+    gains = 2.0**relevance - 1
+    dcg = (gains[scores.argsort(descending=True, stable=True)[:k]] * discounts).sum()
+    ideal = (gains.sort(descending=True).values[:k] * discounts).sum()
+    return float(dcg / ideal) if ideal > 0 else 0.0

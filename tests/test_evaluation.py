@@ -42,3 +42,18 @@ def test_evaluate_calibration_pools_query_sets():
     learner.kind = "regression"
     with pytest.raises(ConfigError, match="classification"):
         evaluate_calibration(learner, tasks)
+
+
+def test_ndcg_hand_computed_and_ideal():
+    from metaopt.evaluation import ndcg_at_k
+
+    rel = torch.tensor([3.0, 2.0, 0.0, 1.0])
+    assert ndcg_at_k(rel, rel, 10) == pytest.approx(1.0)
+    # Ranking [2, 0, 3, 1] by score puts relevances 0, 3, 1, 2 in order.
+    scores = torch.tensor([0.9, 0.1, 1.0, 0.5])
+    import math
+
+    dcg = 0 / math.log2(2) + 7 / math.log2(3) + 1 / math.log2(4) + 3 / math.log2(5)
+    idcg = 7 / math.log2(2) + 3 / math.log2(3) + 1 / math.log2(4) + 0
+    assert ndcg_at_k(scores, rel, 10) == pytest.approx(dcg / idcg, rel=1e-5)
+    assert ndcg_at_k(scores, rel, 1) == pytest.approx(0.0)
