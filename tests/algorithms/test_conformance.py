@@ -62,7 +62,11 @@ def test_learns_sinusoids(name):
 
 # ANIL adapts only a linear head on features that start random, so it needs the Omniglot-scale
 # inner rate of the MAML paper (0.4) to move at all in a few iterations; the rest use their defaults.
-CLASSIFICATION_CONFIG = {"anil": {"inner_lr": 0.4}}
+# The meta-LSTM runs a 20-unit LSTM over each of Conv4's 112k weights per step: 2 steps and 4 units keep
+# this test near 15 s instead of minutes.
+CLASSIFICATION_CONFIG = {"anil": {"inner_lr": 0.4}, "metalstm": {"inner_steps": 2, "hidden_size": 4}}
+# SNAIL learns its matching from scratch: its query loss is still flat at 20 iterations, so it gets 60.
+CLASSIFICATION_ITERATIONS = {"snail": 60}
 
 
 def _mean_query_loss(learner, tasks) -> float:
@@ -81,8 +85,9 @@ def test_learns_on_easy_classification(name, class_sources):
     torch.manual_seed(0)
     model = default_model((1, 16, 16), 2, **cls.model_options(config))
     learner = cls(model, config, "classification")
-    trainer = MetaTrainer(learner, class_sources, TrainConfig(iterations=20, meta_batch=4, val_every=20,
-                                                              val_tasks=10), progress=False)
+    iterations = CLASSIFICATION_ITERATIONS.get(name, 20)
+    trainer = MetaTrainer(learner, class_sources, TrainConfig(iterations=iterations, meta_batch=4,
+                                                              val_every=iterations, val_tasks=10), progress=False)
     tasks = class_sources["val"].fixed_tasks(30, 1)
     before = _mean_query_loss(learner, tasks)
     trainer.fit()
