@@ -1,7 +1,7 @@
 """Issue #4: the same study with and without pruning, side by side, then one table.
 
     OMP_NUM_THREADS=1 nice -n 5 python docs/scripts/tune_pruning.py            # defaults below
-    python docs/scripts/tune_pruning.py --table-only                            # re-print the table
+    python docs/scripts/tune_pruning.py --table-only [--first N]                # re-print the table
 
 Each pruner's study runs in its own process (in parallel), with its own Optuna and MLflow SQLite
 files under --out, the same sampler seed, space and per-trial budget. The space is the joint space
@@ -41,24 +41,53 @@ def run_one(args: argparse.Namespace, pruner: str) -> None:
     (out / f"{pruner}.json").write_text(json.dumps(summary, indent=1, sort_keys=True))
 
 
-def table(out: Path, pruners: list[str]) -> str:
+def _so_far(out: Path, pruner: str, first: int | None) -> dict:
+    """The study as its storage holds it now (a study still running, or stopped before its budget)."""
+    import optuna
+    from optuna.trial import TrialState
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.load_study(study_name=f"pruning-{pruner}", storage=f"sqlite:///{out}/optuna-{pruner}.db")
+    done = [t for t in study.trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)]
+    done = done[:first] if first else done
+    complete = [t for t in done if t.state == TrialState.COMPLETE]
+    best = max(complete, key=lambda t: t.value) if complete else None
+    return {"trials": len(done), "complete": len(complete), "pruned": sum(t.state == TrialState.PRUNED for t in done),
+            "fail": sum(t.state == TrialState.FAIL for t in done),
+            "iterations": sum(int(t.user_attrs.get("iterations_run", 0)) for t in done),
+            "best": best, "minutes": sum(t.duration.total_seconds() for t in done if t.duration) / 60}
+
+
+def table(out: Path, pruners: list[str], first: int | None = None) -> str:
+    """Final results from --out/<pruner>.json; with ``first``, the first N finished trials of each study
+    read from its storage (best validation only: the test evaluation happens when a study ends)."""
     rows = ["| pruner | trials (complete / pruned / failed) | meta-iterations spent | vs. none | best trial "
-            "| best val. acc. | test acc. (600 tasks) | wall time |", "|---|---|---|---|---|---|---|---|"]
+            "| best val. acc. | test acc. (600 tasks) | trial time (sum) |", "|---|---|---|---|---|---|---|---|"]
     base = None
     for pruner in pruners:
         path = out / f"{pruner}.json"
-        if not path.is_file():
+        if first is None and path.is_file():
+            s = json.loads(path.read_text())
+            st = s["states"]
+            row = dict(trials=s["trials"], complete=st["complete"], pruned=st["pruned"], fail=st["fail"],
+                       iterations=s["iterations_spent"], best=f"{s['best_trial']} ({s['algorithm']})",
+                       val=100 * s["best_val"], test=f"{100 * s['test_mean']:.2f} ± {100 * s['test_ci95']:.2f}",
+                       minutes=s["seconds"] / 60)
+        elif (out / f"optuna-{pruner}.db").is_file():
+            s = _so_far(out, pruner, first)
+            b = s["best"]
+            row = dict(trials=s["trials"], complete=s["complete"], pruned=s["pruned"], fail=s["fail"],
+                       iterations=s["iterations"], best=f"{b.number} ({b.user_attrs['algorithm']})" if b else "-",
+                       val=100 * b.value if b else float("nan"), test="not evaluated", minutes=s["minutes"])
+        else:
             rows.append(f"| {pruner} | not run | | | | | | |")
             continue
-        s = json.loads(path.read_text())
-        st = s["states"]
         if pruner == "none":
-            base = s["iterations_spent"]
-        ratio = f"{s['iterations_spent'] / base:.2f}×" if base else ""
-        rows.append(
-            f"| {pruner} | {s['trials']} ({st['complete']} / {st['pruned']} / {st['fail']}) | "
-            f"{s['iterations_spent']} | {ratio} | {s['best_trial']} ({s['algorithm']}) | {100 * s['best_val']:.2f} | "
-            f"{100 * s['test_mean']:.2f} ± {100 * s['test_ci95']:.2f} | {s['seconds'] / 60:.0f} min |")
+            base = row["iterations"]
+        ratio = f"{row['iterations'] / base:.2f}×" if base else ""
+        rows.append(f"| {pruner} | {row['trials']} ({row['complete']} / {row['pruned']} / {row['fail']}) | "
+                    f"{row['iterations']} | {ratio} | {row['best']} | {row['val']:.2f} | {row['test']} | "
+                    f"{row['minutes']:.0f} min |")
     return "\n".join(rows)
 
 
@@ -75,6 +104,7 @@ def main() -> None:
     p.add_argument("--out", default="runs/tune-pruning")
     p.add_argument("--one", help=argparse.SUPPRESS)
     p.add_argument("--table-only", action="store_true")
+    p.add_argument("--first", type=int, help="with --table-only: compare the first N finished trials of each study")
     args = p.parse_args()
     pruners = args.pruners.split(",")
     Path(args.out).mkdir(parents=True, exist_ok=True)
@@ -87,7 +117,7 @@ def main() -> None:
         codes = [proc.wait() for proc in procs]
         if any(codes):
             print(f"some studies failed: exit codes {dict(zip(pruners, codes))}", file=sys.stderr)
-    print(table(Path(args.out), pruners))
+    print(table(Path(args.out), pruners, args.first))
 
 
 if __name__ == "__main__":
