@@ -91,6 +91,27 @@ def table(out: Path, pruners: list[str], first: int | None = None) -> str:
     return "\n".join(rows)
 
 
+def paired_check(out: Path, pruner: str) -> str:
+    """Pruned trials whose exact configuration the unpruned study also ran (same sampler seed: TPE's
+    first random trials coincide): what they would have reached, against the unpruned study's best."""
+    import optuna
+    from optuna.trial import TrialState
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    load = lambda p: optuna.load_study(study_name=f"pruning-{p}", storage=f"sqlite:///{out}/optuna-{p}.db")  # noqa: E731
+    full, pruned = load("none"), load(pruner)
+    finals = {tuple(sorted(t.params.items())): t.value for t in full.trials if t.state == TrialState.COMPLETE}
+    best = max(finals.values())
+    lines = []
+    for t in pruned.trials:
+        final = finals.get(tuple(sorted(t.params.items())))
+        if t.state == TrialState.PRUNED and final is not None:
+            lines.append(f"- trial {t.number} ({t.user_attrs['algorithm']}) pruned at iteration "
+                         f"{t.user_attrs['pruned_at']}; unpruned it reached {100 * final:.2f}% "
+                         f"(best of the unpruned study: {100 * best:.2f}%)")
+    return "\n".join(lines) or "- no pruned trial has an unpruned twin yet"
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--pruners", default="none,median,wilcoxon")
@@ -118,6 +139,10 @@ def main() -> None:
         if any(codes):
             print(f"some studies failed: exit codes {dict(zip(pruners, codes))}", file=sys.stderr)
     print(table(Path(args.out), pruners, args.first))
+    if "none" in pruners:
+        for pruner in pruners:
+            if pruner != "none" and (Path(args.out) / f"optuna-{pruner}.db").is_file():
+                print(f"\n{pruner}: pruned trials with an unpruned twin\n" + paired_check(Path(args.out), pruner))
 
 
 if __name__ == "__main__":
