@@ -39,7 +39,7 @@ def main(path: str) -> None:
         print(_row(f"{name}, best after {full // 5:,} steps", [_at(s[name], full // 5) for s in seeds], tpe_best))
     for method in ("unrolled", "ift", "hd-sgd", "hd-adam"):
         print(_row(method, [s[method] for s in seeds], tpe_best))
-        for variant, label in (("retrain", "+ retrain"), ("multistart", "× 4 starts")):
+        for variant, label in (("retrain", "+ retrain"), ("multistart", "× 4 starts"), ("multistart8", "× 8 starts")):
             if variant in seeds[0][method]:
                 print(_row(f"{method} {label}", [s[method][variant] for s in seeds], tpe_best))
 
