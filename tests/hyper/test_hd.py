@@ -107,3 +107,24 @@ def test_hd_adam_as_the_trainers_outer_optimizer_on_sinusoids():
     trainer.fit()
     assert isinstance(trainer.optimizer, HDAdam)
     assert current_lrs(trainer.optimizer)[0] != pytest.approx(1e-3)
+
+
+def test_trainer_with_hd_resumes_exactly(tmp_path):
+    from metaopt.runs import RunConfig, build_run
+
+    def trainer(iterations, out):
+        run = build_run(RunConfig("maml", "sinusoid", shots=5, train={"iterations": iterations, "meta_batch": 2,
+                                                                      "val_every": 2, "val_tasks": 3}))
+        return run.trainer(out, progress=False,
+                           optimizer_factory=lambda params, lr: hd_optimizer("adam", params, lr, hyper_lr=0.05))
+
+    whole = trainer(6, tmp_path / "whole")
+    whole.fit()
+    trainer(4, tmp_path / "split").fit()
+    resumed = trainer(6, tmp_path / "split")
+    assert resumed.resume() and resumed.state.iteration == 4  # really continues from the checkpoint
+    assert current_lrs(resumed.optimizer) != pytest.approx([1e-3])  # with the learned rate restored
+    resumed.fit()
+    assert current_lrs(resumed.optimizer) == pytest.approx(current_lrs(whole.optimizer), rel=0, abs=0)
+    for a, b in zip(resumed.learner.parameters(), whole.learner.parameters()):
+        assert torch.equal(a, b)
