@@ -25,7 +25,8 @@ from metaopt.tasks.base import Task  # noqa: E402
 
 
 def train(algorithm: str, args: argparse.Namespace):
-    run = build_run(RunConfig(algorithm, "sinusoid", shots=args.shots, queries=10, learner={"inner_lr": 0.01},
+    learner = {"inner_lr": 0.01, **({"samples": 2} if algorithm == "abml" else {})}
+    run = build_run(RunConfig(algorithm, "sinusoid", shots=args.shots, queries=10, learner=learner,
                               train={"iterations": args.iterations, "meta_batch": args.meta_batch,
                                      "val_every": max(1, args.iterations // 8), "val_tasks": args.val_tasks}))
     out = Path(args.out) / algorithm

@@ -36,7 +36,7 @@ EVAL_SEED = 0  # weight samples at evaluation come from a fixed stream, so score
 
 @dataclasses.dataclass
 class ABMLConfig(GBMLConfig):
-    samples: int = 2
+    samples: int = 2  # weight samples per ELBO estimate in training
     eval_samples: int = 10
     kl_weight: float = 1e-4
     init_log_sigma: float = -4.0
