@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -36,6 +38,18 @@ def class_sources():
         split: EpisodeSampler(ds, splits.classes(split), ways=2, shots=1, queries=3)
         for split in ("train", "val", "test")
     }
+
+
+@pytest.fixture(autouse=True)
+def _isolate_mlflow_tracking_uri():
+    """``mlflow.set_tracking_uri`` (called by every ``mlflow_run``) also exports MLFLOW_TRACKING_URI, so
+    the subprocesses of later tests would log to an earlier test's store; put the variable back."""
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    yield
+    if before is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = before
 
 
 @pytest.fixture(scope="session")
