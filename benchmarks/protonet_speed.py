@@ -97,6 +97,9 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=15)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--json", action="store_true", help="also print one JSON line")
+    parser.add_argument("--against-self", action="store_true",
+                        help="null check: time metaopt against a second identical metaopt learner instead of the "
+                        "plain loop, to see how far from 1.0 this machine's noise moves the ratio")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -109,9 +112,20 @@ def main() -> None:
 
     ours_opt = torch.optim.Adam(learner.parameters(), lr=1e-3)
     plain_opt = torch.optim.Adam(plain.parameters(), lr=1e-3)
+    if args.against_self:
+        twin = ProtoNet(default_model((1, 28, 28), args.ways, head=False), build_config("protonet"), "classification")
+        twin.load_state_dict(learner.state_dict())
+        twin_opt = torch.optim.Adam(twin.parameters(), lr=1e-3)
+
+        def other(i: int) -> None:
+            twin.meta_step([task], twin_opt, i)
+    else:
+
+        def other(i: int) -> None:
+            plain_step(plain, plain_opt, task, args.ways, args.shots)
     for i in range(args.warmup):
         learner.meta_step([task], ours_opt, i)
-        plain_step(plain, plain_opt, task, args.ways, args.shots)
+        other(i)
     ours_t, plain_t = [], []
     for i in range(args.reps):
         # Alternate which side goes first so neither always follows the other's cache state.
@@ -120,7 +134,7 @@ def main() -> None:
             if side == 0:
                 learner.meta_step([task], ours_opt, i)
             else:
-                plain_step(plain, plain_opt, task, args.ways, args.shots)
+                other(i)
             (ours_t if side == 0 else plain_t).append(time.perf_counter() - start)
     ours_ms, plain_ms = statistics.median(ours_t) * 1e3, statistics.median(plain_t) * 1e3
     ratio = ours_ms / plain_ms
@@ -129,7 +143,8 @@ def main() -> None:
     print(f"same loss and gradients: yes (largest conv gradient difference {worst:.2e})")
     best = min(ours_t) / min(plain_t)
     print(f"metaopt ProtoNet.meta_step: {ours_ms:.2f} ms (fastest {min(ours_t) * 1e3:.2f} ms)")
-    print(f"plain PyTorch loop:         {plain_ms:.2f} ms (fastest {min(plain_t) * 1e3:.2f} ms)")
+    label = "metaopt twin (null check):" if args.against_self else "plain PyTorch loop:"
+    print(f"{label:<27} {plain_ms:.2f} ms (fastest {min(plain_t) * 1e3:.2f} ms)")
     print(f"ratio metaopt / plain:      {ratio:.3f} (of the fastest repetitions: {best:.3f})")
     if args.json:
         print(json.dumps({"metaopt_ms": ours_ms, "plain_ms": plain_ms, "ratio": ratio, "ratio_of_fastest": best,
