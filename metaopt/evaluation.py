@@ -13,7 +13,8 @@ from metaopt.errors import ConfigError
 from metaopt.tasks.base import Task
 
 __all__ = [
-    "EvalResult", "mean_ci95", "evaluate_tasks", "expected_calibration_error", "evaluate_calibration", "ndcg_at_k",
+    "EvalResult", "mean_ci95", "metric_name", "evaluate_tasks", "expected_calibration_error", "evaluate_calibration",
+    "ndcg_at_k",
 ]
 
 
@@ -61,6 +62,11 @@ def mean_ci95(values: Sequence[float]) -> tuple[float, float]:
     return mean, 1.96 * math.sqrt(var / n)
 
 
+def metric_name(kind: str) -> str:
+    """The score a task kind is reported in: accuracy (higher is better), mse or regret (lower is better)."""
+    return {"classification": "accuracy", "rl": "regret"}.get(kind, "mse")
+
+
 def evaluate_tasks(
     learner: MetaLearner, tasks: Sequence[Task], *, steps: int | None = None, progress: bool = False, desc: str = "eval"
 ) -> EvalResult:
@@ -77,7 +83,7 @@ def evaluate_tasks(
     finally:
         learner.train(was_training)
     mean, ci = mean_ci95(scores)
-    metric = {"classification": "accuracy", "rl": "regret"}.get(learner.kind, "mse")
+    metric = metric_name(learner.kind)
     diverged = sum(not math.isfinite(s) for s in scores)
     return EvalResult(metric, mean, ci, len(scores), scores, diverged)
 

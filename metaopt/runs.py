@@ -13,16 +13,16 @@ from typing import Any
 
 import torch
 
-from metaopt.algorithms import MetaLearner, build_config, get_learner
+from metaopt.algorithms import LearnerConfig, MetaLearner, build_config, get_learner
 from metaopt.checkpoint import CONFIG_FILE, load_checkpoint, read_json, write_json
 from metaopt.errors import ConfigError
 from metaopt.models import default_model
 from metaopt.tasks.base import TaskSource
 from metaopt.tasks.benchmarks import get_benchmark
 from metaopt.trainer import MetaTrainer, TrainConfig
-from metaopt.typing import Split
+from metaopt.typing import Split, TaskKind
 
-__all__ = ["RunConfig", "Run", "build_run", "load_run", "save_run_config", "normalized"]
+__all__ = ["RunConfig", "Run", "build_run", "new_learner", "load_run", "save_run_config", "normalized"]
 
 
 @dataclass
@@ -88,14 +88,23 @@ def build_run(config: RunConfig) -> Run:
 
         src = sources["train"]
         model = RecurrentPolicy(src.input_size, src.n_actions, **learner_cls.model_options(learner_config))
+        learner = learner_cls(model, learner_config, benchmark.kind)
     else:
-        model = default_model(benchmark.input_shape(), out_features, **learner_cls.model_options(learner_config))
-    learner = learner_cls(model, learner_config, benchmark.kind)
+        learner = new_learner(config.algorithm, learner_config, benchmark.kind, benchmark.input_shape(), out_features)
     resolved = dataclasses.replace(config, ways=ways if benchmark.kind in ("classification", "rl") else None,
                                    shots=shots, queries=None if benchmark.kind == "rl" else queries,
                                    learner=learner_config.to_dict(),
                                    train=dataclasses.asdict(train_config))
     return Run(resolved, learner, sources, train_config)
+
+
+def new_learner(
+    algorithm: str, learner_config: LearnerConfig, kind: TaskKind, input_shape: tuple[int, ...], out_features: int
+) -> MetaLearner:
+    """A freshly initialised learner on the default model for inputs of ``input_shape`` (seed torch first)."""
+    learner_cls = get_learner(algorithm)
+    model = default_model(tuple(input_shape), out_features, **learner_cls.model_options(learner_config))
+    return learner_cls(model, learner_config, kind)
 
 
 def normalized(config: RunConfig) -> dict[str, Any]:

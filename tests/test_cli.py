@@ -10,18 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from metaopt.cli import main
+from metaopt.testing import run_cli
 
 FMNIST = Path("/usr/share/datasets/fashion-mnist")
 
 
-def _run(args: list[str], capsys) -> tuple[int, str, str]:
-    try:
-        code = main(args)
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
+_run = run_cli
 
 
 def _assert_one_line_error(code: int, err: str, *needles: str) -> None:

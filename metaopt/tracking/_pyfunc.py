@@ -31,19 +31,15 @@ MODEL_INFO_FILE = "model_info.json"
 
 def load_learner(directory: str | Path) -> Any:
     """Rebuild the learner packed by :func:`log_learner_model` without loading the benchmark's data."""
-    from metaopt.algorithms import build_config, get_learner
+    from metaopt.algorithms import build_config
     from metaopt.checkpoint import CONFIG_FILE, load_checkpoint, read_json
-    from metaopt.models import default_model
-    from metaopt.runs import RunConfig
+    from metaopt.runs import RunConfig, new_learner
 
     directory = Path(directory)
     config = RunConfig.from_dict(read_json(directory / CONFIG_FILE))
     info = read_json(directory / MODEL_INFO_FILE)
-    learner_cls = get_learner(config.algorithm)
-    learner_config = build_config(config.algorithm, config.learner)
-    model = default_model(tuple(info["input_shape"]), info["out_features"],
-                          **learner_cls.model_options(learner_config))
-    learner = learner_cls(model, learner_config, info["kind"])
+    learner = new_learner(config.algorithm, build_config(config.algorithm, config.learner), info["kind"],
+                          tuple(info["input_shape"]), info["out_features"])
     learner.load_state_dict(load_checkpoint(directory)["learner"])
     learner.eval()
     return learner

@@ -10,7 +10,7 @@ from metaopt.errors import ConfigError
 
 __all__ = ["TuneConfig", "OBJECTIVES", "TRAIN_KEYS"]
 
-OBJECTIVES: tuple[str, ...] = ("accuracy", "mse", "time")
+OBJECTIVES: tuple[str, ...] = ("accuracy", "mse", "regret", "time")
 # Keys of a space's dict that configure the outer loop (TrainConfig); every other key is the learner's.
 TRAIN_KEYS: frozenset[str] = frozenset({"outer_lr", "meta_batch", "grad_clip"})
 

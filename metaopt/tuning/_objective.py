@@ -11,6 +11,7 @@ from typing import Any
 import optuna
 
 from metaopt.errors import ConfigError
+from metaopt.evaluation import metric_name
 from metaopt.tuning._config import TRAIN_KEYS, TuneConfig
 from metaopt.tuning._pruning import PruningCallback
 from metaopt.tuning._storage import worker_identity
@@ -54,7 +55,7 @@ class Objective:
         if not config.algorithm:
             raise ConfigError("the search space chose no algorithm: return an 'algorithm' key")
         run = build_run(config)
-        metric = "accuracy" if run.learner.kind == "classification" else "mse"
+        metric = metric_name(run.learner.kind)
         run_dir = self.study_dir / f"trial-{trial.number:04d}"
         if run_dir.exists():  # a leftover of a killed attempt with this number: start clean
             shutil.rmtree(run_dir)

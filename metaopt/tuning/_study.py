@@ -28,11 +28,12 @@ __all__ = ["tune", "resolve", "run_worker", "load_study", "budget_used", "thread
 def resolve(cfg: TuneConfig) -> TuneConfig:
     """Validate ``cfg`` and fill in the study name, shape and algorithms (ConfigError on bad input)."""
     from metaopt.algorithms import get_learner
+    from metaopt.evaluation import metric_name
     from metaopt.tasks.benchmarks import get_benchmark
     from search_spaces import get_space, has_space, load_space
 
     bench = get_benchmark(cfg.benchmark, data_root=cfg.data_root)
-    score = "accuracy" if bench.kind == "classification" else "mse"
+    score = metric_name(bench.kind)
     cfg.objectives = list(cfg.objectives or [score])
     cfg.validate()
     if bench.kind == "regression" and cfg.ways is not None:
@@ -56,7 +57,7 @@ def resolve(cfg: TuneConfig) -> TuneConfig:
     make_pruner(cfg.pruner_name, iterations=cfg.iterations, val_every=cfg.eval_every)
     make_sampler(cfg.sampler, seed=cfg.seed, n_objectives=len(cfg.objectives))
     shots = cfg.shots or bench.default_shots
-    ways = (cfg.ways or bench.default_ways) if bench.kind == "classification" else None
+    ways = (cfg.ways or bench.default_ways) if bench.kind in ("classification", "rl") else None
     cfg.shots, cfg.ways = shots, ways
     if not cfg.study:
         cfg.study = f"tune-{cfg.benchmark.replace(':', '_').replace('/', '_')}-" + (

@@ -7,16 +7,11 @@ import json
 
 import pytest
 
-from metaopt.cli import main
+from metaopt.testing import run_cli
 
 
 def _run(args: list[str], capsys) -> tuple[int, str, str]:
-    try:
-        code = main(["hyper", *args])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_cli(["hyper", *args], capsys)
 
 
 @pytest.mark.parametrize(

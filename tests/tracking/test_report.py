@@ -12,6 +12,7 @@ import pytest
 from tracking_studies import make_study
 
 from metaopt.cli import main
+from metaopt.testing import run_cli
 from metaopt.tracking._report import build_report, open_study, report_figures
 
 optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -32,13 +33,7 @@ def report_page(study_storage, tmp_path_factory):
     return out
 
 
-def _run(args: list[str], capsys) -> tuple[int, str, str]:
-    try:
-        code = main(args)
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
+_run = run_cli
 
 
 def test_figures_follow_the_tuner_attrs(study_storage):

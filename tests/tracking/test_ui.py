@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 
-from metaopt.cli import main
+from metaopt.testing import run_cli
 from metaopt.tracking._server import free_port
 
 
@@ -68,11 +68,8 @@ def test_ui_serves_both_and_stops_on_ctrl_c(tmp_path, tracking_uri):
 
 
 def _run(args: list[str], capsys) -> tuple[int, str]:
-    try:
-        code = main(args)
-    except SystemExit as exc:
-        code = exc.code
-    return code, capsys.readouterr().err
+    code, _, err = run_cli(args, capsys)
+    return code, err
 
 
 def test_missing_optuna_dashboard_names_what_to_install(monkeypatch, tmp_path, capsys):
