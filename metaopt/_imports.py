@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Mapping
 from types import ModuleType
+from typing import Any
 
 from metaopt.errors import MissingDependencyError
 
@@ -16,3 +18,14 @@ def require(module: str, install: str) -> ModuleType:
         raise MissingDependencyError(
             f"'{module}' is needed here but not installed: pip install {install}"
         ) from exc
+
+
+def lazy_getattr(package: str, names: Mapping[str, str]) -> Callable[[str], Any]:
+    """A module ``__getattr__`` that imports ``names[attr]`` only when ``attr`` is first used (PEP 562)."""
+
+    def __getattr__(name: str) -> Any:
+        if name in names:
+            return getattr(importlib.import_module(names[name]), name)
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    return __getattr__

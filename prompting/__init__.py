@@ -5,8 +5,7 @@ Importing this package is cheap; the names below load their (torch, transformers
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from metaopt._imports import lazy_getattr
 
 _LAZY = {
     "FrozenLM": "prompting.lm",
@@ -25,7 +24,4 @@ _LAZY = {
 __all__ = list(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'prompting' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)

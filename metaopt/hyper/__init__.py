@@ -6,8 +6,7 @@ Importing this package is cheap; the names below load their (torch) modules on f
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from metaopt._imports import lazy_getattr
 
 _LAZY = {
     "HyperParameter": "metaopt.hyper._bounds",
@@ -35,7 +34,4 @@ _LAZY = {
 __all__ = list(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'metaopt.hyper' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)

@@ -108,11 +108,9 @@ class IFTTuner:
         """Train for ``steps`` steps; returns the trajectory (one row per hypergradient step)."""
         cfg = self.config
         trajectory: list[dict[str, float]] = []
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
+        from tqdm.auto import tqdm
 
-            bar = tqdm(total=steps, desc="IFT hypergradients")
+        bar = tqdm(total=steps, desc="IFT hypergradients", disable=not progress)
         done = 0
         while done < steps:
             k = min(cfg.inner_steps, steps - done)
@@ -139,8 +137,6 @@ class IFTTuner:
             trajectory.append(row)
             if callback is not None:
                 callback(row)
-            if bar is not None:
-                bar.update(k)
-        if bar is not None:
-            bar.close()
+            bar.update(k)
+        bar.close()
         return trajectory

@@ -118,11 +118,9 @@ class UnrolledTuner:
         session = InnerLoop(self.model, optimizer="momentum").start()
         session.truncate()  # the run's initial weights are data here, not meta-parameters
         trajectory: Trajectory = []
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
+        from tqdm.auto import tqdm
 
-            bar = tqdm(total=steps, desc="unrolled hypergradients")
+        bar = tqdm(total=steps, desc="unrolled hypergradients", disable=not progress)
         done = 0
         while done < steps:
             k = min(self.config.horizon, steps - done)
@@ -145,10 +143,8 @@ class UnrolledTuner:
             trajectory.append(row)
             if callback is not None:
                 callback(row)
-            if bar is not None:
-                bar.update(k)
-        if bar is not None:
-            bar.close()
+            bar.update(k)
+        bar.close()
         with torch.no_grad():
             for p, fast in zip(self.model.parameters(), session.params):
                 p.copy_(fast)
