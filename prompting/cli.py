@@ -1,4 +1,5 @@
-"""``metaopt prompt compare``: few-shot example selectors for a frozen LM, side by side on held-out tasks."""
+"""``metaopt prompt compare``: few-shot example selectors for a frozen LM, side by side on held-out tasks
+(``metaopt prompt tune`` is in prompting.cli_tune)."""
 
 from __future__ import annotations
 
@@ -78,6 +79,9 @@ def add_commands(sub: Any) -> None:
     c.add_argument("--no-progress", action="store_true", help="hide progress bars")
     c.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
     c.set_defaults(handler=cmd_compare)
+    from prompting.cli_tune import add_tune
+
+    add_tune(psub)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

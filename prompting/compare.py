@@ -18,7 +18,7 @@ from prompting.selectors import SELECTORS, make_selector
 from prompting.selectors.meta import MetaLearned
 from prompting.tasks.base import TaskFamily
 
-__all__ = ["CompareConfig", "CompareResult", "compare", "selector_objective"]
+__all__ = ["CompareConfig", "CompareResult", "compare", "selector_objective", "selector_scores"]
 
 
 @dataclass
@@ -144,17 +144,31 @@ def compare(cfg: CompareConfig, *, family: TaskFamily, lm: LabelScorer, encoder:
     return CompareResult(asdict(cfg), _ci_rows(per_task), per_task, round(time.perf_counter() - start, 1), n_prompts)
 
 
+def selector_scores(params: dict[str, Any], *, family: TaskFamily, lm: LabelScorer, encoder: TextEncoder,
+                    selector: str = "learned", split: str = "val", tasks: int = 2, seeds: tuple[int, ...] = (0,),
+                    on_task: Callable[[list[float]], None] | None = None, **sizes: int) -> list[float]:
+    """Per-task accuracy of ``selector`` with ``params`` (``k`` plus its hyperparameters; k defaults to 4)
+    on ``tasks`` tasks per seed of ``split``. The tasks depend only on the seeds and sizes, so two calls
+    with different ``params`` are scored on the same tasks and queries. ``on_task`` gets the scores so far
+    after every task (a pruner reads them; it may raise to stop early)."""
+    params = dict(params)
+    k = int(params.pop("k", 4))
+    cfg = CompareConfig(family.name, (selector,), (k,), tasks, seeds, selector_params=params, protonet=False,
+                        split=split, **sizes)
+    key = f"{selector}@{k}"
+    hook = None if on_task is None else (lambda partial: on_task(list(partial.per_task[key])))
+    return compare(cfg, family=family, lm=lm, encoder=encoder, on_task=hook).per_task[key]
+
+
 def selector_objective(params: dict[str, Any], *, family: TaskFamily, lm: LabelScorer, encoder: TextEncoder,
                        selector: str = "learned", tasks: int = 2, seeds: tuple[int, ...] = (0,),
                        **sizes: int) -> float:
     """Mean validation-class accuracy of ``selector`` for one point of ``search_spaces.prompt_selector``.
 
     ``params`` holds ``k`` plus the selector's hyperparameters; scoring uses the family's ``val`` classes
-    so test classes stay unseen while tuning. This is what an Optuna objective returns for a trial.
+    so test classes stay unseen while tuning. This is what an Optuna objective returns for a trial
+    (``metaopt prompt tune`` uses :func:`selector_scores` to also report per task).
     """
-    params = dict(params)
-    k = int(params.pop("k", 4))
-    cfg = CompareConfig(family.name, (selector,), (k,), tasks, seeds, selector_params=params, protonet=False,
-                        split="val", **sizes)
-    result = compare(cfg, family=family, lm=lm, encoder=encoder)
-    return next(r["mean"] for r in result.rows if r["method"] == selector and r["k"] == k)
+    scores = selector_scores(params, family=family, lm=lm, encoder=encoder, selector=selector, split="val",
+                             tasks=tasks, seeds=seeds, **sizes)
+    return sum(scores) / len(scores)

