@@ -74,8 +74,29 @@ class PromptTuneConfig:
             raise ConfigError(f"unknown sampler {self.sampler!r}; choose from {', '.join(SAMPLERS)}")
         if self.pruner not in PRUNERS:
             raise ConfigError(f"unknown pruner {self.pruner!r}; choose from {', '.join(PRUNERS)}")
+        self._check_fixed()
         if not self.study:
             self.study = f"prompt-{self.family.replace(':', '_').replace('/', '_')}-{self.selector}"
+
+    def _check_fixed(self) -> None:
+        """A --param must be a key of the space or of the selector (a typo would be silently ignored), and
+        valid: the selector is built once with the fixed values so a bad one fails before any trial."""
+        import inspect
+
+        from prompting.selectors import SELECTORS, make_selector
+
+        known = {"k", "temperature", "encoder_lr", "num_candidates", "steps"}
+        known |= set(inspect.signature(SELECTORS[self.selector].__init__).parameters) - {"self", "scorer"}
+        for key, value in self.fixed.items():
+            if key not in known:
+                raise ConfigError(f"--param {key}: not a hyperparameter of the {self.selector} selector; use "
+                                  f"{', '.join(sorted(known))}")
+            if key == "k" and (not isinstance(value, int) or value < 1):
+                raise ConfigError(f"--param k must be a positive integer, got {value!r}")
+        try:
+            make_selector(self.selector, **{k: v for k, v in self.fixed.items() if k != "k"})
+        except TypeError as exc:
+            raise ConfigError(f"--param: {exc}") from None
 
     def protocol(self) -> dict[str, Any]:
         """What makes two trials' validation scores comparable; a study refuses to resume under another."""
