@@ -14,6 +14,7 @@ from metaopt.errors import ConfigError
 
 __all__ = [
     "main", "build_parser", "EXTRA_COMMANDS", "fail", "positive_int", "positive_float", "key_value", "print_json",
+    "DEVICE_HELP",
 ]
 
 # Modules that add subcommands. Each defines ``add_commands(sub)``, which adds its parsers to the
@@ -24,11 +25,15 @@ EXTRA_COMMANDS: tuple[str, ...] = (
     "metaopt.cli_calibrate",
 )
 
+DEVICE_HELP = ("torch device: cpu (default), cuda, cuda:N, mps, or auto (a GPU if there is one). Not saved with the "
+               "run: a run trained on a GPU resumes or evaluates on the CPU and the other way round")
+
 EPILOG = """examples:
   metaopt list algorithms
   metaopt train --algorithm maml --benchmark sinusoid --shots 10 --iterations 3000 --meta-batch 25
   metaopt train --algorithm protonet --benchmark glyphs --ways 5 --shots 1 --out runs/p51
   metaopt evaluate --checkpoint runs/p51 --tasks 600 --json
+  metaopt train --algorithm maml --benchmark glyphs --ways 20 --shots 1 --device cuda
   metaopt train --algorithm maml --benchmark sinusoid --track   # then `metaopt ui` to browse it
 
 Running the same `train` command again resumes from the checkpoint in --out."""
@@ -120,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--val-tasks", type=positive_int, help="fixed validation tasks (default 100)")
     g.add_argument("--patience", type=positive_int, help="stop after this many validations without improvement")
     g.add_argument("--seed", type=int, default=0, help="seed for initialisation and task sampling (default 0)")
+    g.add_argument("--device", help=DEVICE_HELP)
     g = p.add_argument_group("output")
     g.add_argument("--test-tasks", type=positive_int, default=600, help="fixed meta-test tasks (default 600)")
     g.add_argument("--out", help="run directory (default runs/ALGO-BENCH-NwKs-seedS); re-running resumes")
@@ -141,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tasks", type=positive_int, default=600, help="fixed meta-test tasks (default 600)")
     p.add_argument("--steps", type=positive_int, help="adaptation steps (default: the run's)")
     p.add_argument("--split", choices=["test", "val"], default="test", help="which class split (default test)")
+    p.add_argument("--device", help=DEVICE_HELP)
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
 

@@ -84,7 +84,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     track = bool(args.track or args.tracking_uri or args.experiment or args.register_model)
     with train_tracking(cfg, out, enabled=track, tracking_uri=args.tracking_uri, experiment=args.experiment,
                         register=args.register_model) as tracking:
-        trainer = run.trainer(out, progress=not args.no_progress, callbacks=tracking.callbacks)
+        trainer = run.trainer(out, progress=not args.no_progress, callbacks=tracking.callbacks, device=args.device)
         resumed = (out / "checkpoint.pt").exists()
         try:
             state = trainer.fit().state
@@ -114,7 +114,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     run = load_run(args.checkpoint)
-    trainer = run.trainer(None, progress=not args.no_progress)
+    trainer = run.trainer(None, progress=not args.no_progress, device=args.device)
     result = trainer.evaluate(args.split, args.tasks, steps=args.steps)
     cfg = run.config
     print(f"{cfg.algorithm} on {cfg.benchmark} ({args.split}): {result}")

@@ -10,7 +10,7 @@ import torch
 
 from metaopt.algorithms.base import MetaLearner
 from metaopt.errors import ConfigError
-from metaopt.tasks.base import Task
+from metaopt.tasks.base import Task, to_device
 
 __all__ = [
     "EvalResult", "mean_ci95", "metric_name", "evaluate_tasks", "expected_calibration_error", "evaluate_calibration",
@@ -78,8 +78,9 @@ def evaluate_tasks(
         iterator = tqdm(tasks, desc=desc, leave=False)
     was_training = learner.training
     learner.eval()
+    device = getattr(learner, "device", None)  # duck-typed learners keep their tasks where they are
     try:
-        scores = [learner.score(task, steps) for task in iterator]
+        scores = [learner.score(to_device(task, device), steps) for task in iterator]
     finally:
         learner.train(was_training)
     mean, ci = mean_ci95(scores)
@@ -119,10 +120,11 @@ def evaluate_calibration(
     was_training = learner.training
     learner.eval()
     probs, labels = [], []
+    device = getattr(learner, "device", None)
     try:
         for task in iterator:
-            probs.append(learner.predict(task, steps).softmax(-1))
-            labels.append(task.query_y)
+            probs.append(learner.predict(to_device(task, device), steps).softmax(-1).cpu())
+            labels.append(task.query_y.cpu())
     finally:
         learner.train(was_training)
     p, y = torch.cat(probs), torch.cat(labels)

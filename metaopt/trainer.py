@@ -14,9 +14,10 @@ import torch
 from metaopt.algorithms.base import MetaLearner
 from metaopt.callbacks import Callback, EarlyStopping, StopTraining
 from metaopt.checkpoint import load_checkpoint, save_checkpoint
+from metaopt.device import resolve_device
 from metaopt.errors import ConfigError
 from metaopt.evaluation import EvalResult, evaluate_tasks
-from metaopt.tasks.base import Task, TaskSource, task_rng
+from metaopt.tasks.base import Task, TaskSource, task_rng, to_device
 from metaopt.typing import Split
 
 __all__ = ["TrainConfig", "TrainState", "TrainResult", "MetaTrainer", "TrainingDiverged", "VAL_SEED", "TEST_SEED"]
@@ -89,11 +90,20 @@ class MetaTrainer:
         callbacks: list[Callback] | None = None,
         progress: bool = True,
         optimizer_factory: Callable[[list[torch.nn.Parameter], float], torch.optim.Optimizer] | None = None,
+        device: str | torch.device | None = None,
     ) -> None:
         """``optimizer_factory(params, lr)`` replaces the learner's outer optimiser (for example
         hypergradient descent, ``metaopt.hyper.hd_optimizer``); it must honour ``group["lr"]``,
-        which the trainer sets every iteration from the learner's schedule."""
+        which the trainer sets every iteration from the learner's schedule. ``device`` (``cuda``,
+        ``auto``, ...) moves the learner there and every task to it; None keeps the learner where it is."""
         config.validate()
+        if device is not None:
+            target = resolve_device(device)
+            if learner.kind == "rl" and target.type != "cpu":
+                raise ConfigError(f"{learner.name} runs on the CPU only: its environments are simulated there, "
+                                  f"so device {str(device)!r} would only add transfers")
+            learner.to(target)
+        self.device = learner.device
         self.learner = learner
         self.sources = sources
         self.config = config
@@ -129,6 +139,7 @@ class MetaTrainer:
             "best_state": self.best_state or {},
             "trainer": asdict(self.state),
             "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
         }
 
     def load_state_dict(self, data: dict[str, Any]) -> None:
@@ -137,6 +148,8 @@ class MetaTrainer:
         self.best_state = data["best_state"] or None
         self.state = TrainState(**data["trainer"])
         torch.set_rng_state(data["torch_rng"])
+        if data.get("cuda_rng") is not None and self.device.type == "cuda":
+            torch.cuda.set_rng_state(data["cuda_rng"], self.device)
 
     def save(self) -> None:
         if self.out_dir is not None:
@@ -152,11 +165,13 @@ class MetaTrainer:
     # -- loop -------------------------------------------------------------------------------
     def train_tasks(self, iteration: int) -> list[Task]:
         source = self.sources["train"]
-        return [source.sample(task_rng(self.config.seed, 1, iteration, b)) for b in range(self.config.meta_batch)]
+        return [to_device(source.sample(task_rng(self.config.seed, 1, iteration, b)), self.device)
+                for b in range(self.config.meta_batch)]
 
     def validation_tasks(self) -> list[Task]:
         if self._val_tasks is None:
-            self._val_tasks = self.sources["val"].fixed_tasks(self.config.val_tasks, VAL_SEED)
+            tasks = self.sources["val"].fixed_tasks(self.config.val_tasks, VAL_SEED)
+            self._val_tasks = [to_device(task, self.device) for task in tasks]
         return self._val_tasks
 
     def fit(self) -> TrainResult:

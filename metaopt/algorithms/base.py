@@ -78,6 +78,12 @@ class MetaLearner(nn.Module, ABC):
         self.kind = kind
         self.total_iterations = 1
 
+    @property
+    def device(self) -> torch.device:
+        """Where the learner's weights live (the CPU for a learner without parameters)."""
+        first = next(self.parameters(), None)
+        return first.device if first is not None else torch.device("cpu")
+
     @classmethod
     def model_options(cls, config: LearnerConfig) -> dict[str, Any]:
         """Extra keyword arguments for the model factory (MAML++ asks for per-step BatchNorm)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -11,7 +12,9 @@ import torch
 from metaopt.errors import ConfigError
 from metaopt.typing import Split, TaskKind
 
-__all__ = ["Task", "ClassDataset", "ClassSplits", "TaskSource", "task_rng"]
+__all__ = ["Task", "ClassDataset", "ClassSplits", "TaskSource", "task_rng", "to_device"]
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,14 @@ class Task:
             self.kind,
             self.n_way,
         )
+
+
+def to_device(task: _T, device: torch.device | None) -> _T:
+    """``task`` with its tensors on ``device``; with no device, or a task that is not a ``Task``
+    episode (RL environments are simulated on the CPU), ``task`` as it is."""
+    if device is None or not isinstance(task, Task):
+        return task
+    return task.to(device)  # type: ignore[return-value]
 
 
 @dataclass

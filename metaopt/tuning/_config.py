@@ -42,6 +42,7 @@ class TuneConfig:
     heartbeat_interval: int = 10
     register_model: bool = True
     progress: bool = True
+    device: str | None = None  # torch device of every trial (workers share it); None: the CPU
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -68,6 +69,10 @@ class TuneConfig:
             raise ConfigError("give a budget: --trials N or --timeout SECONDS")
         if self.space is not None and not isinstance(self.space, str) and self.workers > 1:
             raise ConfigError("worker processes import the space: give it as module:function, not a callable")
+        if self.device is not None:
+            from metaopt.device import resolve_device
+
+            resolve_device(self.device)
         if self.val_every is not None and self.val_every < 1:
             raise ConfigError(f"val_every must be a positive integer, got {self.val_every}")
         bad = [o for o in self.objectives if o not in OBJECTIVES]
