@@ -11,10 +11,13 @@ __all__ = ["add_commands"]
 EPILOG = """examples:
   metaopt train --algorithm rl2 --benchmark bandit --ways 5 --shots 100 --iterations 3000 --out runs/rl2-k5-h100
   metaopt rl-compare --benchmark bandit --ways 5 --shots 100 --tasks 1000 --checkpoint runs/rl2-k5-h100
-  metaopt rl-compare --benchmark gridworld --tasks 500 --json     # random play only (no bandit baselines)
+  metaopt rl-compare --benchmark gridworld --tasks 500 --json     # random play and search-then-shuttle
 
 Regret is the oracle's expected return minus the method's (bandits: horizon * max p - sum of p of the
-arms pulled); mean ± 95% CI over the same fixed meta-test tasks `metaopt evaluate` uses."""
+arms pulled; grid world: horizon // distance to the goal, the oracle that knows it, minus the goals
+reached); mean ± 95% CI over the same fixed meta-test tasks `metaopt evaluate` uses. Grid-world baselines:
+random play, and `search`, which walks to the nearest cell it has not visited until it finds the goal,
+then shuttles to it (what RL^2 should learn)."""
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -31,7 +34,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", action="append", default=[], metavar="DIR",
                    help="an rl2 run directory to include (repeatable); its --ways/--shots must match")
     p.add_argument("--baselines", default=None,
-                   help="comma-separated from ucb1,thompson,random (default: all three for bandits, random otherwise)")
+                   help="comma-separated: ucb1,thompson,random for bandits (default all three); random,search for "
+                   "grid worlds (default both)")
     p.add_argument("--seed", type=int, default=0, help="seed of the baselines' own random choices (default 0)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
@@ -52,7 +56,8 @@ def cmd_rl_compare(args: argparse.Namespace) -> int:
     table = compare(args.benchmark, ways=args.ways, shots=args.shots, n_tasks=args.tasks, checkpoints=args.checkpoint,
                     baselines=baselines, seed=args.seed, progress=not args.no_progress)
     width = max(len(name) for name in table["results"])
-    print(f"{args.benchmark} k/side={table['ways']} horizon={table['shots']}, {table['tasks']} fixed test tasks")
+    print(f"{args.benchmark} k/side={table['ways']} horizon={table['shots']}, {table['tasks']} fixed test tasks, "
+          f"oracle return {table['oracle_return']:.2f}")
     for name, row in table["results"].items():
         print(f"{name:<{width}}  regret {row['mean']:.2f} ± {row['ci95']:.2f}   return {row['return']:.2f}")
     if args.json:

@@ -10,6 +10,7 @@ import torch
 from metaopt.errors import ConfigError
 from metaopt.evaluation import mean_ci95
 from metaopt.tasks.benchmarks import get_benchmark
+from metaopt.tasks.rl import make_env
 from metaopt.trainer import TEST_SEED
 
 __all__ = ["compare", "rl2_regrets"]
@@ -35,7 +36,7 @@ def compare(
     baselines: Sequence[str] | None = None, seed: int = 0, progress: bool = False,
 ) -> dict[str, Any]:
     """Mean ± 95% CI regret (and expected return) for each baseline and each rl2 checkpoint."""
-    from metaopt.baselines import BASELINES, play_baseline
+    from metaopt.baselines import BASELINES, GRID_BASELINES, play_baseline
     from metaopt.runs import load_run
 
     bench = get_benchmark(benchmark)
@@ -46,18 +47,20 @@ def compare(
     source = bench.sources(ways=ways, shots=shots, queries=0)["test"]
     tasks = source.fixed_tasks(n_tasks, TEST_SEED)
     if baselines is None:
-        baselines = list(BASELINES) if benchmark == "bandit" else ["random"]
+        baselines = list(BASELINES) if benchmark == "bandit" else ["random", *GRID_BASELINES]
+    for name in baselines:
+        if name not in BASELINES and name not in GRID_BASELINES:
+            raise ConfigError(f"unknown baseline {name!r}; choose from ucb1, thompson, random (bandits) "
+                              "or random, search (grid worlds)")
     results: dict[str, dict[str, float]] = {}
+    oracle = float(make_env(tasks).oracle_return().mean())
 
     def add(name: str, regret: torch.Tensor) -> None:
-        from metaopt.tasks.rl import make_env
-
         mean, ci = mean_ci95(regret.tolist())
-        oracle = float(make_env(tasks).oracle_return().mean())
         results[name] = {"mean": mean, "ci95": ci, "return": oracle - mean}
 
     for name in baselines:
-        add(name, play_baseline(name, tasks, seed))
+        add(name, GRID_BASELINES[name](tasks, seed) if name in GRID_BASELINES else play_baseline(name, tasks, seed))
     for directory in checkpoints:
         run = load_run(directory)
         cfg = run.config
@@ -67,4 +70,5 @@ def compare(
         if cfg.algorithm != "rl2":
             raise ConfigError(f"checkpoint {directory} is {cfg.algorithm!r}; rl-compare plays rl2 runs")
         add(f"rl2 ({directory})", rl2_regrets(run.learner, tasks, progress=progress))
-    return {"benchmark": benchmark, "ways": ways, "shots": shots, "tasks": n_tasks, "results": results}
+    return {"benchmark": benchmark, "ways": ways, "shots": shots, "tasks": n_tasks, "oracle_return": oracle,
+            "results": results}

@@ -34,6 +34,8 @@ class RL2Config(LearnerConfig):
     gae_lambda: float = 0.9
     entropy: float = 0.01
     value_coef: float = 0.1
+    # Standardise each batch's advantages (mean 0, std 1 over all steps of all tasks).
+    normalize_advantages: bool = True
 
     def validate(self) -> None:
         if self.hidden < 1:
@@ -44,6 +46,8 @@ class RL2Config(LearnerConfig):
         for name in ("entropy", "value_coef"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be non-negative, got {getattr(self, name)}")
+        if not isinstance(self.normalize_advantages, bool):
+            raise ConfigError(f"normalize_advantages must be true or false, got {self.normalize_advantages!r}")
 
 
 @dataclass
@@ -106,12 +110,16 @@ def gae(rewards: torch.Tensor, values: torch.Tensor, gamma: float, lam: float) -
     return advantages
 
 
-def a2c_loss(roll: Rollout, gamma: float, lam: float, entropy: float, value_coef: float) -> torch.Tensor:
-    """Advantage actor-critic loss with normalised GAE advantages and a λ-return value target."""
+def a2c_loss(
+    roll: Rollout, gamma: float, lam: float, entropy: float, value_coef: float, *, normalize: bool = True
+) -> torch.Tensor:
+    """Advantage actor-critic loss with GAE advantages (standardised over the batch when
+    ``normalize``) and a λ-return value target."""
     advantages = gae(roll.rewards, roll.values.detach(), gamma, lam)
     returns = advantages + roll.values.detach()
-    normed = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-    policy_loss = -(roll.log_probs * normed).mean()
+    if normalize:
+        advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+    policy_loss = -(roll.log_probs * advantages).mean()
     value_loss = F.mse_loss(roll.values, returns)
     return policy_loss + value_coef * value_loss - entropy * roll.entropies.mean()
 
@@ -132,7 +140,7 @@ class RL2(MetaLearner):
     def _loss(self, tasks: Sequence[RLTask]) -> tuple[torch.Tensor, Rollout]:
         roll = rollout(self.model, tasks)
         c = self.config
-        return a2c_loss(roll, c.gamma, c.gae_lambda, c.entropy, c.value_coef), roll
+        return a2c_loss(roll, c.gamma, c.gae_lambda, c.entropy, c.value_coef, normalize=c.normalize_advantages), roll
 
     def meta_loss(self, task: RLTask, iteration: int) -> torch.Tensor:  # type: ignore[override]
         return self._loss([task])[0]

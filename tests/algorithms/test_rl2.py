@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from metaopt.algorithms.rl2 import a2c_loss, gae, rollout
+from metaopt.algorithms.rl2 import Rollout, a2c_loss, gae, rollout
 from metaopt.cli import main
 from metaopt.errors import ConfigError
 from metaopt.rl_compare import compare, rl2_regrets
@@ -32,6 +32,38 @@ def test_gae_matches_hand_computation():
     # lambda = 1 gives the discounted return minus the value (Monte Carlo advantages).
     mc = gae(rewards, values, g, 1.0)[:, 0]
     assert mc.tolist() == pytest.approx([1 + g**2 * 2 - 0.5, g * 2 - 1.0, 2 - 0.2], abs=1e-6)
+
+
+def _fake_rollout(rewards: torch.Tensor, values: torch.Tensor) -> Rollout:
+    zeros = torch.zeros_like(rewards)
+    log_probs = zeros.clone().requires_grad_(True)  # the policy-gradient weight of a step is d loss / d log_prob
+    return Rollout(log_probs, values, zeros, rewards, rewards, zeros.long(), rewards.sum(0))
+
+
+@pytest.mark.parametrize("normalize", [True, False])
+def test_a2c_policy_gradient_weights_steps_by_their_advantage(normalize):
+    rewards = torch.tensor([[1.0, 0.0], [0.0, 5.0], [2.0, 1.0]])
+    values = torch.tensor([[0.5, 0.1], [1.0, 0.0], [0.2, 3.0]])
+    roll = _fake_rollout(rewards, values)
+    a2c_loss(roll, 0.9, 0.5, 0.0, 0.0, normalize=normalize).backward()
+    advantages = gae(rewards, values, 0.9, 0.5)
+    if normalize:  # standardised over every step of every task of the batch
+        advantages = (advantages - advantages.mean()) / advantages.std()
+    assert torch.allclose(roll.log_probs.grad, -advantages / rewards.numel(), atol=1e-6)
+
+
+def test_normalize_advantages_reaches_the_loss(monkeypatch):
+    import metaopt.algorithms.rl2 as rl2
+
+    seen = []
+    real = rl2.a2c_loss
+    monkeypatch.setattr(rl2, "a2c_loss", lambda *a, **kw: seen.append(kw["normalize"]) or real(*a, **kw))
+    for flag in (False, True):
+        run = _run(normalize_advantages=flag)
+        run.learner.meta_loss(run.sources["train"].fixed_tasks(1, 3)[0], 0)
+    assert seen == [False, True]
+    with pytest.raises(ConfigError, match="normalize_advantages"):
+        _run(normalize_advantages="yes")
 
 
 def test_rollout_is_batch_invariant_and_hidden_state_carries():
@@ -101,6 +133,11 @@ def test_train_then_compare_from_the_cli(tmp_path, capsys):
     assert exc.value.code == 2 and "--ways 3" in capsys.readouterr().err
 
 
-def test_compare_gridworld_defaults_to_random_play():
+def test_compare_gridworld_defaults_to_random_play_and_search():
     table = compare("gridworld", ways=3, shots=12, n_tasks=20)
-    assert set(table["results"]) == {"random"} and table["results"]["random"]["mean"] > 0
+    assert set(table["results"]) == {"random", "search"} and table["results"]["random"]["mean"] > 0
+    assert table["results"]["search"]["mean"] < table["results"]["random"]["mean"]
+    # return = the oracle's return minus regret, for every row
+    assert all(r["return"] + r["mean"] == pytest.approx(table["oracle_return"]) for r in table["results"].values())
+    with pytest.raises(ConfigError, match="unknown baseline 'gittins'"):
+        compare("gridworld", ways=3, shots=12, n_tasks=5, baselines=["gittins"])
