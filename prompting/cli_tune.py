@@ -110,7 +110,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
               f"({summary['test_tasks']} tasks)")
         if "default_test_mean" in summary:
             print(f"defaults {summary['default_params']}: {100 * summary['default_test_mean']:.1f}% ± "
-                  f"{100 * summary['default_test_ci95']:.1f} (same tasks)")
+                  f"{100 * summary['default_test_ci95']:.1f} (same tasks); gain {100 * summary['gain_mean']:+.1f} ± "
+                  f"{100 * summary['gain_ci95']:.1f} points, paired by task")
     if args.json:
         print_json(summary)
     return 0

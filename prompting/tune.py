@@ -211,21 +211,51 @@ class _Objective:
         return mean
 
 
-def _test(cfg: PromptTuneConfig, params: dict[str, Any], **parts: Any) -> tuple[float, float, int]:
+def _evaluate(cfg: PromptTuneConfig, study: Any, best: Any, **parts: Any) -> None:
+    """Score the best point, and once per study the defaults, on the same test tasks; keep per-task scores
+    in the study's user attrs (so the gain over the defaults is paired by task) and log them to the parent."""
+    import mlflow
+
     from metaopt.evaluation import mean_ci95
     from prompting.compare import selector_scores
 
-    scores = selector_scores(params, selector=cfg.selector, split="test", tasks=cfg.test_tasks, seeds=cfg.seeds,
-                             **parts, **cfg.sizes())
-    mean, ci = mean_ci95(scores)
-    return mean, 0.0 if ci != ci else ci, len(scores)
+    def score(params: dict[str, Any], prefix: str) -> dict[str, Any]:
+        scores = selector_scores(params, selector=cfg.selector, split="test", tasks=cfg.test_tasks,
+                                 seeds=cfg.seeds, **parts, **cfg.sizes())
+        mean, ci = mean_ci95(scores)
+        return {f"{prefix}_mean": mean, f"{prefix}_ci95": 0.0 if ci != ci else ci, f"{prefix}_scores": scores}
+
+    attrs = {**score(best.user_attrs["selector_params"], "best_test"), "best_trial": best.number}
+    if cfg.baseline and "default_test_mean" not in study.user_attrs:
+        default = {"k": DEFAULT_K, **cfg.fixed}
+        attrs.update(score(default, "default_test"), default_params=default)
+    for key, value in attrs.items():
+        study.set_user_attr(key, value)
+    mlflow.log_metrics({f"{key.removeprefix('best_')}": value for key, value in attrs.items()
+                        if key.endswith(("_mean", "_ci95"))})
+    mlflow.set_tags({"best_trial": best.number, "best_params": str(best.params)[:500]})
+
+
+def _results(study: Any, best: Any) -> dict[str, Any]:
+    """The summary's result keys; ``gain_*``: best minus defaults, mean ± 95% CI over the paired test tasks."""
+    from metaopt.evaluation import mean_ci95
+
+    attrs = study.user_attrs
+    out = {"best_trial": best.number, "params": best.user_attrs["selector_params"], "best_val": best.value,
+           "best_val_ci95": best.user_attrs.get("val_ci95"), "test_mean": attrs["best_test_mean"],
+           "test_ci95": attrs["best_test_ci95"], "test_tasks": len(attrs["best_test_scores"])}
+    if "default_test_mean" in attrs:
+        gain, ci = mean_ci95([b - d for b, d in zip(attrs["best_test_scores"], attrs["default_test_scores"])])
+        out.update(default_params=attrs["default_params"], default_test_mean=attrs["default_test_mean"],
+                   default_test_ci95=attrs["default_test_ci95"], gain_mean=gain, gain_ci95=0.0 if ci != ci else ci)
+    return out
 
 
 def tune_selector(cfg: PromptTuneConfig, *, family: TaskFamily, lm: LabelScorer,
                   encoder: TextEncoder) -> dict[str, Any]:
     """Run (or resume) the study and return its summary (the CLI's ``--json``): counts by state, the best
-    trial's params and validation score, and its test accuracy ± 95% CI beside the defaults' (``default_*``).
-    The test scores are computed once per best trial and kept in the study's user attrs."""
+    trial's params and validation score, and its test accuracy ± 95% CI beside the defaults' (``default_*``,
+    ``gain_*``). The test scores are computed once per best trial and kept in the study's user attrs."""
     import mlflow
     from optuna.trial import TrialState
 
@@ -257,24 +287,7 @@ def tune_selector(cfg: PromptTuneConfig, *, family: TaskFamily, lm: LabelScorer,
             return {**summary, "seconds": round(time.perf_counter() - started, 2)}
         best = study.best_trial
         if study.user_attrs.get("best_trial") != best.number or "best_test_mean" not in study.user_attrs:
-            mean, ci, n = _test(cfg, best.user_attrs["selector_params"], **parts)
-            attrs = {"best_test_mean": mean, "best_test_ci95": ci, "best_test_tasks": n, "best_trial": best.number}
-            if cfg.baseline and "default_test_mean" not in study.user_attrs:
-                default = {"k": DEFAULT_K, **cfg.fixed}
-                d_mean, d_ci, _ = _test(cfg, default, **parts)
-                attrs.update(default_test_mean=d_mean, default_test_ci95=d_ci, default_params=default)
-            for key, value in attrs.items():
-                study.set_user_attr(key, value)
-            mlflow.log_metrics({"test_accuracy": mean, "test_ci95": ci, **(
-                {"default_test_accuracy": attrs["default_test_mean"], "default_test_ci95": attrs["default_test_ci95"]}
-                if "default_test_mean" in attrs else {})})
-            mlflow.set_tags({"best_trial": best.number, "best_params": str(best.params)[:500]})
-        attrs = study.user_attrs
-        summary.update(best_trial=best.number, params=best.user_attrs["selector_params"], best_val=best.value,
-                       best_val_ci95=best.user_attrs.get("val_ci95"), test_mean=attrs["best_test_mean"],
-                       test_ci95=attrs["best_test_ci95"], test_tasks=attrs["best_test_tasks"])
-        if "default_test_mean" in attrs:
-            summary.update(default_params=attrs["default_params"], default_test_mean=attrs["default_test_mean"],
-                           default_test_ci95=attrs["default_test_ci95"])
+            _evaluate(cfg, study, best, **parts)
+        summary.update(_results(study, best))
     summary["seconds"] = round(time.perf_counter() - started, 2)
     return summary
