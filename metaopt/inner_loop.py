@@ -52,7 +52,12 @@ class AdaptResult:
     """The adapted functional module and the support loss before each inner step."""
 
     module: nn.Module
-    support_losses: list[float]
+    # Kept as tensors: reading a GPU scalar waits for the device, which would stall every inner step.
+    loss_tensors: list[torch.Tensor]
+
+    @property
+    def support_losses(self) -> list[float]:
+        return [float(loss) for loss in torch.stack(self.loss_tensors).cpu()] if self.loss_tensors else []
 
 
 class InnerLoop:
@@ -116,10 +121,10 @@ class InnerLoop:
         """
         session = self.start(differentiable=differentiable, first_order=first_order, grad_transform=grad_transform)
         schedule = lr if callable(lr) else (lambda _step: lr)
-        losses: list[float] = []
+        losses: list[torch.Tensor] = []
         for step in range(steps):
             loss = loss_fn(session.module, step)
-            losses.append(float(loss.detach()))
+            losses.append(loss.detach())
             if update_rule is not None:
                 session.rule_step(loss, update_rule, step)
             else:

@@ -107,13 +107,14 @@ class MetaLearner(nn.Module, ABC):
     def meta_step(self, tasks: list[Task], optimizer: torch.optim.Optimizer, iteration: int) -> dict[str, float]:
         """One outer update on a meta-batch. Backward runs per task so only one task's graph is alive."""
         optimizer.zero_grad(set_to_none=True)
-        total = 0.0
+        losses = []
         for task in tasks:
             loss = self.meta_loss(task, iteration) / len(tasks)
             loss.backward()
-            total += float(loss.detach())
+            losses.append(loss.detach())
         optimizer.step()
-        return {"meta_loss": total}
+        # One read of the device at the end: a float() per task would make a GPU wait mid-step.
+        return {"meta_loss": float(torch.stack(losses).sum())}
 
     @abstractmethod
     def predict(self, task: Task, steps: int | None = None) -> torch.Tensor:

@@ -42,7 +42,8 @@ def class_sums(embeddings: torch.Tensor, labels: torch.Tensor, n_way: int) -> to
 
 def class_means(embeddings: torch.Tensor, labels: torch.Tensor, n_way: int) -> torch.Tensor:
     """``[n_way, *feature]``: each class's mean embedding (ProtoNets' prototypes)."""
-    counts = torch.bincount(labels, minlength=n_way).to(embeddings.dtype)
+    # index_add, not bincount: bincount on a GPU reads the labels' maximum back to the host (a sync).
+    counts = embeddings.new_zeros(n_way).index_add(0, labels, embeddings.new_ones(labels.shape[0]))
     return class_sums(embeddings, labels, n_way) / counts.view(-1, *([1] * (embeddings.dim() - 1)))
 
 

@@ -57,9 +57,9 @@ class Reptile(GradientMetaLearner):
             y = torch.cat([task.support_y, task.query_y])
             result = self.adapt(x, y, self.config.inner_steps, differentiable=False)
             adapted.append([p.detach() for p in result.module.parameters()])
-            losses.append(result.support_losses[-1])
+            losses.append(result.loss_tensors[-1])
         optimizer.zero_grad(set_to_none=True)
         for p, direction in zip(params, reptile_direction([p.detach() for p in params], adapted)):
             p.grad = direction
         optimizer.step()
-        return {"meta_loss": sum(losses) / len(losses)}
+        return {"meta_loss": float(torch.stack(losses).mean())}

@@ -30,8 +30,12 @@ class StepBatchNorm2d(nn.Module):
         self.eps = eps
 
     def forward(self, x: torch.Tensor, step: int = 0) -> torch.Tensor:
-        step = min(step, self.weight.shape[0] - 1)
-        return F.batch_norm(x, None, None, self.weight[step], self.bias[step], training=True, eps=self.eps)
+        if self.weight.shape[0] == 1:  # a view, whose backward is free; indexing's backward writes a zeros tensor
+            weight, bias = self.weight.view(-1), self.bias.view(-1)
+        else:
+            step = min(step, self.weight.shape[0] - 1)
+            weight, bias = self.weight[step], self.bias[step]
+        return F.batch_norm(x, None, None, weight, bias, training=True, eps=self.eps)
 
 
 class ConvBlock(nn.Module):
