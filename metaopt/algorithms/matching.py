@@ -1,9 +1,12 @@
 """Matching Networks (Vinyals et al. 2016): attention over the support set's labels.
 
 A query's class distribution is ``sum_i a(x, x_i) y_i`` with ``a`` the softmax of cosine
-similarities between the query's and the support examples' embeddings (unscaled, as in the
-paper). Predictions are log-probabilities, so the default cross-entropy is the paper's negative
-log-likelihood.
+similarities between the query's and the support examples' embeddings (unscaled by default, as in
+the paper). Predictions are log-probabilities, so the default cross-entropy is the paper's negative
+log-likelihood. ``cosine_scale`` multiplies the cosines before the softmax: unscaled cosines lie in
+[-1, 1], which caps a 5-way 1-shot episode's probability of the right class near 0.65 however good
+the embedding is, so the loss keeps pushing; a scale such as 10 (ProtoNets' cosine option, TADAM's
+metric scaling) lifts that cap.
 
 ``fce=True`` adds full-context embeddings: each support embedding is refined by a bidirectional
 LSTM over the support set (``g(x_i) = g'(x_i) + h_fwd_i + h_bwd_i``), and each query by
@@ -33,22 +36,31 @@ __all__ = ["MatchingNet", "MatchingConfig", "matching_attention", "matching_log_
 class MatchingConfig(LearnerConfig):
     fce: bool = False
     fce_steps: int = 5
+    cosine_scale: float = 1.0  # the paper's unscaled cosine attention
 
     def validate(self) -> None:
+        if not self.cosine_scale > 0:
+            raise ConfigError(f"cosine_scale must be positive, got {self.cosine_scale}")
         if not isinstance(self.fce, bool):
             raise ConfigError(f"fce must be true or false, got {self.fce!r}")
         if self.fce_steps < 1:
             raise ConfigError(f"fce_steps must be at least 1, got {self.fce_steps}")
 
 
-def matching_attention(query: torch.Tensor, support: torch.Tensor) -> torch.Tensor:
-    """``[n_query, n_support]`` softmax over cosine similarities; each row sums to 1."""
-    return F.softmax(F.normalize(query, dim=-1) @ F.normalize(support, dim=-1).T, dim=-1)
+def _cosines(query: torch.Tensor, support: torch.Tensor, scale: float) -> torch.Tensor:
+    return scale * F.normalize(query, dim=-1) @ F.normalize(support, dim=-1).T
 
 
-def matching_log_probs(query: torch.Tensor, support: torch.Tensor, support_y: torch.Tensor, n_way: int) -> torch.Tensor:
+def matching_attention(query: torch.Tensor, support: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+    """``[n_query, n_support]`` softmax over ``scale`` times cosine similarities; each row sums to 1."""
+    return F.softmax(_cosines(query, support, scale), dim=-1)
+
+
+def matching_log_probs(
+    query: torch.Tensor, support: torch.Tensor, support_y: torch.Tensor, n_way: int, scale: float = 1.0
+) -> torch.Tensor:
     """``[n_query, n_way]`` log of the attention mass on each class's support examples."""
-    log_attention = F.log_softmax(F.normalize(query, dim=-1) @ F.normalize(support, dim=-1).T, dim=-1)
+    log_attention = F.log_softmax(_cosines(query, support, scale), dim=-1)
     # log-sum-exp within each class instead of log(sum): no log(0) and exact gradients.
     in_class = F.one_hot(support_y, n_way).T.bool()  # [n_way, n_support]
     masked = log_attention.unsqueeze(1).masked_fill(~in_class, float("-inf"))
@@ -106,4 +118,4 @@ class MatchingNet(MetricLearner):
         if self.config.fce:
             support = self.support_context(support)
             query = self.query_context(query, support)
-        return matching_log_probs(query, support, task.support_y, episode_ways(task))
+        return matching_log_probs(query, support, task.support_y, episode_ways(task), self.config.cosine_scale)

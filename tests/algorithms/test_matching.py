@@ -33,6 +33,20 @@ def test_log_probs_are_the_attention_mass_on_each_class():
     torch.testing.assert_close(probs.sum(-1), torch.ones(5))
 
 
+def test_cosine_scale_sharpens_the_attention_without_changing_its_order():
+    torch.manual_seed(2)
+    query, support = torch.randn(4, 5), torch.randn(6, 5)
+    labels = torch.tensor([0, 1, 2, 0, 1, 2])
+    plain, sharp = matching_attention(query, support), matching_attention(query, support, scale=10.0)
+    assert torch.equal(plain.argmax(-1), sharp.argmax(-1))
+    assert bool((sharp.max(-1).values > plain.max(-1).values).all())
+    # 10x the cosines is exactly the paper's formula at temperature 1/10.
+    cosine = nn.functional.cosine_similarity(query.unsqueeze(1), support.unsqueeze(0), dim=-1)
+    torch.testing.assert_close(sharp, (10 * cosine).softmax(-1))
+    probs = matching_log_probs(query, support, labels, 3, scale=10.0).exp()
+    torch.testing.assert_close(probs.sum(-1), torch.ones(4))
+
+
 def _task(seed: int = 0) -> Task:
     g = torch.Generator().manual_seed(seed)
     return Task(torch.randn(6, 4, generator=g), torch.tensor([0, 0, 1, 1, 2, 2]), torch.randn(3, 4, generator=g),
@@ -64,6 +78,8 @@ def test_rejects_bad_options():
         build_config("matching", {"fce_steps": 0})
     with pytest.raises(ConfigError, match="fce"):
         build_config("matching", {"fce": "yes"})
+    with pytest.raises(ConfigError, match="cosine_scale"):
+        build_config("matching", {"cosine_scale": 0.0})
 
 
 def test_full_context_embeddings_learn_on_easy_classification(class_sources):

@@ -13,8 +13,10 @@ METRIC = ["protonet", "matching", "relation", "siamese"]
 
 
 def test_fixed_trials_give_the_values_asked_for():
-    fixed = optuna.trial.FixedTrial({"fce": True, "fce_steps": 3, "outer_lr": 1e-3, "meta_batch": 4})
-    assert get_space("matching")(fixed) == {"fce": True, "fce_steps": 3, "outer_lr": 1e-3, "meta_batch": 4}
+    fixed = optuna.trial.FixedTrial({"fce": True, "fce_steps": 3, "cosine_scale": 10.0, "outer_lr": 1e-3,
+                                     "meta_batch": 4})
+    assert get_space("matching")(fixed) == {"fce": True, "fce_steps": 3, "cosine_scale": 10.0, "outer_lr": 1e-3,
+                                            "meta_batch": 4}
     fixed = optuna.trial.FixedTrial({"hidden": 16, "outer_lr": 2e-3, "meta_batch": 1})
     assert build_config("relation", {"hidden": get_space("relation")(fixed)["hidden"]}).hidden == 16
 
