@@ -36,14 +36,14 @@ def embedding_dim(model: nn.Module, learner: str) -> int:
 
 def class_sums(embeddings: torch.Tensor, labels: torch.Tensor, n_way: int) -> torch.Tensor:
     """``[n_way, *feature]``: the sum of each class's embeddings (Relation Networks pool K shots so)."""
-    out = embeddings.new_zeros((n_way, *embeddings.shape[1:]))
-    return out.index_add(0, labels, embeddings)
+    # In place on a fresh zeros tensor: the out-of-place index_add would copy it first (one more kernel).
+    return embeddings.new_zeros((n_way, *embeddings.shape[1:])).index_add_(0, labels, embeddings)
 
 
 def class_means(embeddings: torch.Tensor, labels: torch.Tensor, n_way: int) -> torch.Tensor:
     """``[n_way, *feature]``: each class's mean embedding (ProtoNets' prototypes)."""
     # index_add, not bincount: bincount on a GPU reads the labels' maximum back to the host (a sync).
-    counts = embeddings.new_zeros(n_way).index_add(0, labels, embeddings.new_ones(labels.shape[0]))
+    counts = embeddings.new_zeros(n_way).index_add_(0, labels, embeddings.new_ones(labels.shape[0]))
     return class_sums(embeddings, labels, n_way) / counts.view(-1, *([1] * (embeddings.dim() - 1)))
 
 
