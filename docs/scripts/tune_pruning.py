@@ -55,14 +55,17 @@ def _so_far(out: Path, pruner: str, first: int | None) -> dict:
     return {"trials": len(done), "complete": len(complete), "pruned": sum(t.state == TrialState.PRUNED for t in done),
             "fail": sum(t.state == TrialState.FAIL for t in done),
             "iterations": sum(int(t.user_attrs.get("iterations_run", 0)) for t in done),
-            "best": best, "minutes": sum(t.duration.total_seconds() for t in done if t.duration) / 60}
+            # FAIL excluded: a trial whose worker was killed "lasts" until the next run marks it failed
+            "best": best, "minutes": sum(t.duration.total_seconds() for t in done
+                                         if t.duration and t.state != TrialState.FAIL) / 60}
 
 
 def table(out: Path, pruners: list[str], first: int | None = None) -> str:
     """Final results from --out/<pruner>.json; with ``first``, the first N finished trials of each study
     read from its storage (best validation only: the test evaluation happens when a study ends)."""
     rows = ["| pruner | trials (complete / pruned / failed) | meta-iterations spent | vs. none | best trial "
-            "| best val. acc. | test acc. (600 tasks) | trial time (sum) |", "|---|---|---|---|---|---|---|---|"]
+            "| best val. acc. | test acc. (600 tasks) | trial time (sum, failed excluded) |",
+            "|---|---|---|---|---|---|---|---|"]
     base = None
     for pruner in pruners:
         path = out / f"{pruner}.json"
@@ -72,7 +75,8 @@ def table(out: Path, pruners: list[str], first: int | None = None) -> str:
             row = dict(trials=s["trials"], complete=st["complete"], pruned=st["pruned"], fail=st["fail"],
                        iterations=s["iterations_spent"], best=f"{s['best_trial']} ({s['algorithm']})",
                        val=100 * s["best_val"], test=f"{100 * s['test_mean']:.2f} ± {100 * s['test_ci95']:.2f}",
-                       minutes=s["seconds"] / 60)
+                       # summed over the trials in storage: a resumed study's summary times only its last call
+                       minutes=_so_far(out, pruner, None)["minutes"])
         elif (out / f"optuna-{pruner}.db").is_file():
             s = _so_far(out, pruner, first)
             b = s["best"]
