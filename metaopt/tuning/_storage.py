@@ -3,9 +3,9 @@
 ``journal:PATH`` or any path ending in ``.log`` selects ``JournalStorage`` on a file (safe for many
 processes on one machine or a shared file system, no database needed). Every other value is an
 SQLAlchemy URL for ``RDBStorage`` (``sqlite:///optuna.db``, ``postgresql://user@host/db``).
-RDB storages get Optuna's heartbeats, so a trial whose worker died is failed after
-``grace_period`` seconds and retried; the journal has no heartbeats, so :mod:`._recovery` also
-fails RUNNING trials whose worker process on this machine no longer exists.
+Both get heartbeats (Optuna's for RDB storages, :mod:`._journal`'s for the journal, which Optuna
+gives none), so a trial whose worker died is failed after ``grace_period`` seconds and retried;
+:mod:`._recovery` also fails at once RUNNING trials whose worker process on this machine no longer exists.
 """
 
 from __future__ import annotations
@@ -33,12 +33,17 @@ def open_storage(url: str | None = None, *, heartbeat_interval: int = 10, grace_
     url = url or DEFAULT_STORAGE
     try:
         if url.startswith("journal:") or url.endswith(".log"):
-            from optuna.storages.journal import JournalFileBackend, JournalStorage
+            from optuna.storages.journal import JournalFileBackend
+
+            from metaopt.tuning._journal import HeartbeatJournalStorage
 
             path = Path(url.removeprefix("journal:")).expanduser()
             if not path.parent.is_dir():
                 raise ConfigError(f"journal storage folder {path.parent} does not exist")
-            return JournalStorage(JournalFileBackend(str(path)))
+            return HeartbeatJournalStorage(
+                JournalFileBackend(str(path)), heartbeat_interval=heartbeat_interval,
+                grace_period=grace_period or 3 * heartbeat_interval, stale_trial_callback=retry_callback(),
+            )
         if "://" not in url:
             raise ConfigError(f"storage {url!r} is neither an SQLAlchemy URL nor a journal file (journal:PATH)")
         engine_kwargs = {}

@@ -22,10 +22,38 @@ def test_studies_persist_across_opens(tmp_path, kind):
     assert [t.state for t in again.trials] == [optuna.trial.TrialState.COMPLETE] * 2
 
 
-def test_sqlite_storage_has_heartbeats(tmp_path):
+@pytest.mark.parametrize("kind", ["sqlite", "journal"])
+def test_storages_have_heartbeats(tmp_path, kind):
     from optuna.storages._heartbeat import is_heartbeat_enabled
 
-    assert is_heartbeat_enabled(open_storage(f"sqlite:///{tmp_path}/o.db", heartbeat_interval=2))
+    url = f"sqlite:///{tmp_path}/o.db" if kind == "sqlite" else f"journal:{tmp_path}/o.log"
+    assert is_heartbeat_enabled(open_storage(url, heartbeat_interval=2))
+
+
+def test_journal_trial_without_a_recent_heartbeat_is_failed_and_retried(tmp_path):
+    import time
+
+    from metaopt.tuning import recover_dead_trials
+    from metaopt.tuning._journal import HEARTBEAT_ATTR
+
+    url = f"journal:{tmp_path}/o.log"
+    study = optuna.create_study(storage=open_storage(url, heartbeat_interval=1, grace_period=5), study_name="s")
+    alive, dead, fresh = study.ask(), study.ask(), study.ask()
+    for trial in (alive, dead, fresh):
+        trial.suggest_float("x", 0, 1)
+    storage = study._storage
+    storage.record_heartbeat(alive._trial_id)  # beat just now
+    storage.set_trial_system_attr(dead._trial_id, HEARTBEAT_ATTR, time.time() - 60)  # its worker died a minute ago
+    # ``fresh`` has not beaten yet (just asked for): not stale.
+
+    # Another process opening the same journal sees the dead worker's trial and fails it.
+    other = optuna.load_study(storage=open_storage(url, heartbeat_interval=1, grace_period=5), study_name="s")
+    assert recover_dead_trials(other) == [dead.number]
+    states = {t.number: t.state for t in other.get_trials(deepcopy=False)}
+    assert states[dead.number] == optuna.trial.TrialState.FAIL
+    assert states[alive.number] == states[fresh.number] == optuna.trial.TrialState.RUNNING
+    retry = [t for t in other.trials if t.state == optuna.trial.TrialState.WAITING]
+    assert len(retry) == 1 and retry[0].params == dead.params
 
 
 @pytest.mark.parametrize("url", ["sqlite:////no/such/dir/o.db", "journal:/no/such/dir/o.log", "nonsense",
