@@ -3,8 +3,8 @@ trains its retriever with an InfoNCE temperature-like scale and a small encoder 
 few dozen LM-ranked candidates per query; on a 135M LM on one CPU core the candidate count is the cost, so
 it is searched over 4-16. ``k`` (examples in the prompt) is searched over the values the comparison uses.
 
-This is not a registered meta-learner: it tunes ``metaopt prompt compare`` (the objective is held-out
-*validation-class* accuracy of the ``learned`` or ``meta`` selector at this k), not ``metaopt train``.
+This is not a registered meta-learner: ``metaopt prompt tune`` (``prompting.tune``) searches it, the
+objective being held-out *validation-class* accuracy of the ``learned`` or ``meta`` selector at this k.
 """
 
 from __future__ import annotations
