@@ -88,12 +88,9 @@ def cmd_tune(args: argparse.Namespace) -> int:
         args.sampler, args.pruner, args.storage, args.study, args.tracking_uri, baseline=not args.no_baseline,
         progress=not args.no_progress,
     )
-    import warnings
-
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeats; noise on every run
     cfg.validate()
     open_storage(cfg.storage)  # before the slow loads: bad storage, family or model fail fast
     family = get_family(args.family)

@@ -50,11 +50,13 @@ def open_storage(url: str | None = None, *, heartbeat_interval: int = 10, grace_
         if url.startswith("sqlite"):
             # Several worker processes write one SQLite file: wait for the lock instead of failing.
             engine_kwargs = {"connect_args": {"timeout": 60}}
-        return optuna.storages.RDBStorage(
-            url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat_interval,
-            grace_period=grace_period or 3 * heartbeat_interval,
-            heartbeat_stale_trial_callback=retry_callback(),
-        )
+        with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna; we rely on them knowingly
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(
+                url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat_interval,
+                grace_period=grace_period or 3 * heartbeat_interval,
+                heartbeat_stale_trial_callback=retry_callback(),
+            )
     except ConfigError:
         raise
     except Exception as exc:  # driver missing, host unreachable, bad path: one line naming the URL
