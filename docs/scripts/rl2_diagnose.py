@@ -59,9 +59,9 @@ def main() -> None:
         train.append(float(roll.regret.mean()))
         if (it + 1) % a.every == 0:
             v = float(rl2_regrets(run.learner, val).mean())
+            entropy = float(roll.entropies.detach().mean())
             print(f"update {it + 1}: train regret {np.mean(train[-a.every:]):.2f}  validation regret {v:.2f}  "
-                  f"entropy {float(roll.entropies.mean()):.3f}  grad norm {norm:.3f}  {time.time() - start:.0f}s",
-                  flush=True)
+                  f"entropy {entropy:.3f}  grad norm {norm:.3f}  {time.time() - start:.0f}s", flush=True)
 
 
 if __name__ == "__main__":
