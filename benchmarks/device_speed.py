@@ -29,7 +29,7 @@ def episode(ways: int, shots: int, queries: int, seed: int) -> Task:
     g = torch.Generator().manual_seed(seed)
     return Task(torch.rand(ways * shots, 1, 28, 28, generator=g), torch.arange(ways).repeat_interleave(shots),
                 torch.rand(ways * queries, 1, 28, 28, generator=g), torch.arange(ways).repeat_interleave(queries),
-                "classification", ways)
+                "classification", ways, shots)  # label-ordered support, as metaopt's EpisodeSampler draws it
 
 
 def time_learner(name: str, device: torch.device, args: argparse.Namespace) -> float:

@@ -109,12 +109,14 @@ class MetaLearner(nn.Module, ABC):
         optimizer.zero_grad(set_to_none=True)
         losses = []
         for task in tasks:
-            loss = self.meta_loss(task, iteration) / len(tasks)
+            loss = self.meta_loss(task, iteration)
+            if len(tasks) > 1:  # a meta-batch of one (ProtoNets' protocol) needs no average: no extra kernels
+                loss = loss / len(tasks)
             loss.backward()
             losses.append(loss.detach())
         optimizer.step()
         # One read of the device at the end: a float() per task would make a GPU wait mid-step.
-        return {"meta_loss": float(torch.stack(losses).sum())}
+        return {"meta_loss": float(losses[0] if len(losses) == 1 else torch.stack(losses).sum())}
 
     @abstractmethod
     def predict(self, task: Task, steps: int | None = None) -> torch.Tensor:

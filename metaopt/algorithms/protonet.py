@@ -54,5 +54,5 @@ class ProtoNet(MetricLearner):
 
     def episode_scores(self, task: Task) -> torch.Tensor:
         support, query = self.embed_episode(task)
-        prototypes = class_means(support, task.support_y, episode_ways(task))
+        prototypes = class_means(support, task.support_y, episode_ways(task), task.shots)
         return prototype_logits(query, prototypes, self.config.distance, self.config.cosine_scale)

@@ -21,7 +21,9 @@ _T = TypeVar("_T")
 class Task:
     """One episode: adapt on the support set, score on the query set.
 
-    Classification labels are remapped to ``0..n_way-1`` per episode.
+    Classification labels are remapped to ``0..n_way-1`` per episode. ``shots``, when set, says the
+    support set is ``n_way`` blocks of ``shots`` examples in label order (as ``EpisodeSampler`` draws
+    it), so per-class statistics can be reshapes instead of scatters; None promises nothing.
     """
 
     support_x: torch.Tensor
@@ -30,6 +32,7 @@ class Task:
     query_y: torch.Tensor
     kind: TaskKind
     n_way: int | None = None
+    shots: int | None = None
 
     def to(self, device: torch.device | str) -> Task:
         return Task(
@@ -39,6 +42,7 @@ class Task:
             self.query_y.to(device),
             self.kind,
             self.n_way,
+            self.shots,
         )
 
 

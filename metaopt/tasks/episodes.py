@@ -58,6 +58,7 @@ class EpisodeSampler(TaskSource):
             torch.as_tensor(np.repeat(labels, self.queries)),
             kind="classification",
             n_way=self.ways,
+            shots=self.shots,
         )
 
 

@@ -45,6 +45,16 @@ def test_class_helpers_sum_and_average_each_class():
     y = torch.tensor([1, 0, 1, 1])
     torch.testing.assert_close(class_sums(x, y, 2), torch.tensor([[2.0, 3.0], [10.0, 13.0]]))
     torch.testing.assert_close(class_means(x, y, 2), torch.tensor([[2.0, 3.0], [10.0 / 3, 13.0 / 3]]))
+    # Label-ordered blocks (Task.shots): the reshape path gives the scatter path's means and gradients.
+    torch.manual_seed(0)
+    z = torch.randn(12, 3, requires_grad=True)
+    labels = torch.arange(4).repeat_interleave(3)
+    weights = torch.randn(4, 3)
+    fast, general = class_means(z, labels, 4, shots=3), class_means(z, labels, 4)
+    torch.testing.assert_close(fast, general)
+    grads = [torch.autograd.grad((m * weights).sum(), z)[0] for m in (fast, general)]
+    torch.testing.assert_close(grads[0], grads[1])
+    torch.testing.assert_close(class_means(z, labels, 4, shots=5), general)  # shape disagrees: the general path
 
 
 def test_gradients_reach_the_embedding():

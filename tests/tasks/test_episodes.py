@@ -35,6 +35,13 @@ def test_shapes_and_dtypes(dataset: ClassDataset) -> None:
     assert task.support_y.dtype == torch.int64 and task.kind == "classification" and task.n_way == 3
 
 
+def test_support_is_in_label_blocks_as_task_shots_promises(dataset: ClassDataset) -> None:
+    task = EpisodeSampler(dataset, tuple(range(N_CLASSES)), ways=4, shots=3, queries=2).sample(task_rng(2))
+    assert task.shots == 3
+    assert torch.equal(task.support_y, torch.arange(4).repeat_interleave(3))
+    assert task.to("cpu").shots == 3
+
+
 def test_labels_remapped_and_consistent(dataset: ClassDataset) -> None:
     task = EpisodeSampler(dataset, tuple(range(N_CLASSES)), ways=4, shots=2, queries=3).sample(task_rng(1))
     assert sorted(set(task.support_y.tolist())) == [0, 1, 2, 3]
