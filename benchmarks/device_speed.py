@@ -19,17 +19,10 @@ import torch
 
 from metaopt.algorithms import available_learners, build_config, get_learner
 from metaopt.models import default_model
-from metaopt.tasks.base import Task
+from metaopt.testing import random_episode
 
 # The meta-LSTM's defaults (20 units over 112k weights) take minutes per iteration on a CPU.
 OPTIONS = {"metalstm": {"hidden_size": 4}}
-
-
-def episode(ways: int, shots: int, queries: int, seed: int) -> Task:
-    g = torch.Generator().manual_seed(seed)
-    return Task(torch.rand(ways * shots, 1, 28, 28, generator=g), torch.arange(ways).repeat_interleave(shots),
-                torch.rand(ways * queries, 1, 28, 28, generator=g), torch.arange(ways).repeat_interleave(queries),
-                "classification", ways, shots)  # label-ordered support, as metaopt's EpisodeSampler draws it
 
 
 def time_learner(name: str, device: torch.device, args: argparse.Namespace) -> float:
@@ -41,7 +34,7 @@ def time_learner(name: str, device: torch.device, args: argparse.Namespace) -> f
     learner.to(device)
     learner.begin_training(1000)
     optimizer = torch.optim.Adam([p for p in learner.parameters() if p.requires_grad], lr=1e-3)
-    tasks = [episode(args.ways, args.shots, args.queries, seed).to(device) for seed in range(args.meta_batch)]
+    tasks = [random_episode(args.ways, args.shots, args.queries, seed).to(device) for seed in range(args.meta_batch)]
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     times = []
     for i in range(args.warmup + args.reps):

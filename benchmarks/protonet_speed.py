@@ -26,6 +26,7 @@ from metaopt.algorithms import build_config
 from metaopt.algorithms.protonet import ProtoNet
 from metaopt.models import default_model
 from metaopt.tasks.base import Task
+from metaopt.testing import exact_gpu_arithmetic, random_episode
 
 
 def plain_conv4() -> nn.Sequential:
@@ -61,13 +62,6 @@ def plain_step(net: nn.Module, optimizer: torch.optim.Optimizer, task: Task, way
     optimizer.zero_grad(set_to_none=True)
     plain_loss(net, task, ways, shots).backward()
     optimizer.step()
-
-
-def episode(ways: int, shots: int, queries: int, seed: int) -> Task:
-    g = torch.Generator().manual_seed(seed)
-    return Task(torch.rand(ways * shots, 1, 28, 28, generator=g), torch.arange(ways).repeat_interleave(shots),
-                torch.rand(ways * queries, 1, 28, 28, generator=g), torch.arange(ways).repeat_interleave(queries),
-                "classification", ways, shots)  # label-ordered support, as metaopt's EpisodeSampler draws it
 
 
 def check_same_step(learner: ProtoNet, plain: nn.Sequential, task: Task, ways: int, shots: int) -> float:
@@ -119,14 +113,11 @@ def main() -> None:
     copy_weights(learner, plain)
     learner.to(device)
     plain.to(device)
-    task = episode(args.ways, args.shots, args.queries, seed=0).to(device)
+    task = random_episode(args.ways, args.shots, args.queries, seed=0).to(device)
     # The check compares arithmetic: on a GPU, TF32 and non-deterministic backward kernels are off for it
     # (the timing below runs both sides with PyTorch's defaults).
-    tf32 = torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = False
-    with torch.backends.cudnn.flags(enabled=True, benchmark=False, deterministic=True, allow_tf32=False):
+    with exact_gpu_arithmetic():
         worst = check_same_step(learner, plain, task, args.ways, args.shots)
-    torch.backends.cuda.matmul.allow_tf32 = tf32
 
     ours_opt = torch.optim.Adam(learner.parameters(), lr=1e-3)
     plain_opt = torch.optim.Adam(plain.parameters(), lr=1e-3)

@@ -13,7 +13,7 @@ from metaopt.algorithms import available_learners, build_config, get_learner
 from metaopt.device import resolve_device
 from metaopt.errors import ConfigError
 from metaopt.models import default_model
-from metaopt.testing import run_cli
+from metaopt.testing import exact_gpu_arithmetic, run_cli
 from metaopt.trainer import MetaTrainer, TrainConfig
 
 HAS_CUDA = torch.cuda.is_available()
@@ -84,19 +84,14 @@ def test_trains_checkpoints_and_evaluates_on(device, name, class_sources, tmp_pa
 def test_cuda_meta_gradient_matches_cpu(name, class_sources):
     # PyTorch's GPU convolutions default to TF32 (a 10-bit mantissa) and to non-deterministic
     # backward kernels; both are turned off here so what is compared is metaopt's arithmetic.
-    tf32 = torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = False
     tasks = class_sources["train"].fixed_tasks(2, 3)
     grads = {}
-    try:
-        with torch.backends.cudnn.flags(enabled=True, benchmark=False, deterministic=True, allow_tf32=False):
-            for device in ("cpu", "cuda"):
-                learner = _learner(name).to(device)
-                loss = sum(learner.meta_loss(task.to(device), 0) for task in tasks)
-                loss.backward()
-                grads[device] = [p.grad.detach().cpu() for p in learner.parameters() if p.grad is not None]
-    finally:
-        torch.backends.cuda.matmul.allow_tf32 = tf32
+    with exact_gpu_arithmetic():
+        for device in ("cpu", "cuda"):
+            learner = _learner(name).to(device)
+            loss = sum(learner.meta_loss(task.to(device), 0) for task in tasks)
+            loss.backward()
+            grads[device] = [p.grad.detach().cpu() for p in learner.parameters() if p.grad is not None]
     assert len(grads["cpu"]) == len(grads["cuda"]) > 0
     # Absolute tolerance on the scale of the largest gradient: some entries are zero in exact arithmetic
     # (a conv bias ahead of BatchNorm) and differ only by rounding noise; a missing or wrong term would
