@@ -67,6 +67,9 @@ class MetaLearner(nn.Module, ABC):
     kinds: ClassVar[frozenset[str]] = frozenset({"classification", "regression"})
     outer_optimizer: ClassVar[str] = "adam"
     default_outer_lr: ClassVar[float] = 1e-3
+    # Why the tasks of a meta-batch cannot run at once under ``vmap`` on the batched engine (they then
+    # run one after another on it); None where they can.
+    unbatched_reason: ClassVar[str | None] = None
 
     def __init__(self, model: nn.Module, config: LearnerConfig, kind: TaskKind) -> None:
         super().__init__()
@@ -89,6 +92,34 @@ class MetaLearner(nn.Module, ABC):
         """Extra keyword arguments for the model factory (MAML++ asks for per-step BatchNorm)."""
         return {}
 
+    @property
+    def inner_loop(self) -> Any:
+        """The learner's door to adaptation (``metaopt.inner_loop.InnerLoop``), None without an inner loop."""
+        return getattr(self, "inner", None)
+
+    def use_engine(self, engine: str) -> tuple[str, str | None]:
+        """Run adaptation on ``engine`` (``auto``, ``higher``, ``batched``).
+
+        Returns the engine that runs it (``none`` for a learner without an inner loop) and, where
+        that is not everything the request promised, one line saying why.
+        """
+        from metaopt.engines import resolve_engine_name
+
+        name = resolve_engine_name(engine)
+        loop = self.inner_loop
+        if loop is None:
+            return "none", (None if engine == "auto" else f"{self.name} has no inner loop; --engine does not apply")
+        loop.use(name)
+        if name == "batched" and self.unbatched_reason:
+            return name, f"{self.name}: tasks run one after another on the batched engine ({self.unbatched_reason})"
+        return name, None
+
+    @property
+    def batches_tasks(self) -> bool:
+        """Whether ``meta_step`` runs the meta-batch's tasks at once (batched engine, learner allows it)."""
+        loop = self.inner_loop
+        return loop is not None and loop.engine.batches and self.unbatched_reason is None
+
     def begin_training(self, total_iterations: int) -> None:
         """Told the full budget, so schedules (annealing) can be functions of the iteration."""
         self.total_iterations = max(1, total_iterations)
@@ -105,8 +136,18 @@ class MetaLearner(nn.Module, ABC):
         """The differentiable meta-training loss of one task."""
 
     def meta_step(self, tasks: list[Task], optimizer: torch.optim.Optimizer, iteration: int) -> dict[str, float]:
-        """One outer update on a meta-batch. Backward runs per task so only one task's graph is alive."""
+        """One outer update on a meta-batch.
+
+        On the batched engine the tasks run at once (``vmap``); otherwise backward runs per task so
+        only one task's graph is alive.
+        """
         optimizer.zero_grad(set_to_none=True)
+        if self.batches_tasks and len(tasks) > 1:
+            batch = self.inner_loop.map_tasks(lambda task: self.meta_loss(task, iteration), tasks)
+            loss = batch.mean()
+            loss.backward()
+            optimizer.step()
+            return {"meta_loss": float(loss.detach())}
         losses = []
         for task in tasks:
             loss = self.meta_loss(task, iteration)

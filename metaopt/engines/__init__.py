@@ -1,0 +1,34 @@
+"""The engines behind the inner-loop door (``metaopt.inner_loop``): ``higher`` and ``batched``."""
+
+from __future__ import annotations
+
+from metaopt.engines.base import AdaptResult, Engine
+from metaopt.errors import ConfigError
+
+__all__ = ["ENGINES", "ENGINE_CHOICES", "Engine", "AdaptResult", "get_engine", "resolve_engine_name"]
+
+ENGINES: tuple[str, ...] = ("higher", "batched")
+ENGINE_CHOICES: tuple[str, ...] = ("auto", *ENGINES)
+
+_INSTANCES: dict[str, Engine] = {}
+
+
+def resolve_engine_name(name: str) -> str:
+    if name not in ENGINE_CHOICES:
+        raise ConfigError(f"unknown engine {name!r}; choose from {', '.join(ENGINE_CHOICES)}")
+    return "batched" if name == "auto" else name
+
+
+def get_engine(name: str) -> Engine:
+    """The engine called ``name`` (``auto`` is ``batched``); ``higher`` is imported only when asked for."""
+    name = resolve_engine_name(name)
+    if name not in _INSTANCES:
+        if name == "higher":
+            from metaopt.engines.higher_engine import HigherEngine
+
+            _INSTANCES[name] = HigherEngine()
+        else:
+            from metaopt.engines.batched import BatchedEngine
+
+            _INSTANCES[name] = BatchedEngine()
+    return _INSTANCES[name]
