@@ -79,6 +79,7 @@ class ABML(GradientMetaLearner):
 
     name = "abml"
     Config = ABMLConfig
+    unbatched_reason = "it draws weight samples inside each task, which vmap would draw differently"
     config: ABMLConfig
 
     def __init__(self, model: nn.Module, config: ABMLConfig, kind: TaskKind) -> None:

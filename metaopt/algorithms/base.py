@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar, TypeVar
 
@@ -167,6 +168,13 @@ class MetaLearner(nn.Module, ABC):
         """The task's metric on its query set after adaptation."""
         prediction = self.predict(task, steps)
         return task_metric(self.kind, prediction, task.query_y)
+
+    def score_tasks(self, tasks: Sequence[Task], steps: int | None = None) -> list[float]:
+        """``score`` of every task; on the batched engine the tasks adapt at once under ``vmap``."""
+        if not self.batches_tasks or len(tasks) < 2:
+            return [self.score(task, steps) for task in tasks]
+        predictions = self.inner_loop.map_tasks(lambda task: self.predict(task, steps), tasks)
+        return [task_metric(self.kind, p, task.query_y) for p, task in zip(predictions, tasks)]
 
 
 _REGISTRY: dict[str, type[MetaLearner]] = {}

@@ -25,6 +25,7 @@ import math
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from metaopt.algorithms.base import LearnerConfig, MetaLearner, register
@@ -33,7 +34,7 @@ from metaopt.inner_loop import InnerLoop, UpdateRule
 from metaopt.tasks.base import Task
 from metaopt.typing import TaskKind
 
-__all__ = ["MetaLSTM", "MetaLSTMConfig", "MetaLSTMRule", "metalstm_update", "preprocess"]
+__all__ = ["MetaLSTM", "MetaLSTMConfig", "MetaLSTMRule", "lstm_cell", "metalstm_update", "preprocess"]
 
 
 @dataclasses.dataclass
@@ -73,6 +74,16 @@ def metalstm_update(
     return [f * p - i * g for p, g, f, i in zip(params, grads, forget, input_gate)]
 
 
+def lstm_cell(
+    cell: nn.LSTMCell, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``cell(x, (h, c))`` written out in ops that ``vmap`` can batch (it has no rule for the fused cell)."""
+    gates = F.linear(x, cell.weight_ih, cell.bias_ih) + F.linear(h, cell.weight_hh, cell.bias_hh)
+    i, f, g, o = gates.chunk(4, dim=-1)
+    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(c), c
+
+
 class MetaLSTMRule(nn.Module):
     """The coordinate-wise two-layer meta-LSTM; ``start()`` gives a fresh update rule for one task."""
 
@@ -106,7 +117,7 @@ class MetaLSTMRule(nn.Module):
                 zeros = theta.new_zeros(n, 1)
                 state.update(h=theta.new_zeros(n, self.lstm.hidden_size), c=theta.new_zeros(n, self.lstm.hidden_size),
                              f=zeros, i=zeros)
-            h, c = self.lstm(features, (state["h"], state["c"]))
+            h, c = lstm_cell(self.lstm, features, state["h"], state["c"])
             column = theta.unsqueeze(1)
             f = torch.sigmoid(self.forget(torch.cat([h, column, state["f"]], dim=1)))
             i = torch.sigmoid(self.input(torch.cat([h, column, state["i"]], dim=1)))

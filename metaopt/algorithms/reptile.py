@@ -50,16 +50,18 @@ class Reptile(GradientMetaLearner):
 
     def meta_step(self, tasks: list[Task], optimizer: torch.optim.Optimizer, iteration: int) -> dict[str, float]:
         params = list(self.model.parameters())
-        adapted: list[list[torch.Tensor]] = []
-        losses = []
-        for task in tasks:
+
+        def adapted_weights(task: Task) -> list[torch.Tensor]:
             x = torch.cat([task.support_x, task.query_x])
             y = torch.cat([task.support_y, task.query_y])
             result = self.adapt(x, y, self.config.inner_steps, differentiable=False)
-            adapted.append([p.detach() for p in result.module.parameters()])
-            losses.append(result.loss_tensors[-1])
+            return [*(p.detach() for p in result.module.parameters()), result.loss_tensors[-1]]
+
+        # On the batched engine the tasks adapt at once; each output is stacked over the tasks.
+        *stacked, losses = self.inner_loop.map_tasks(adapted_weights, tasks)
+        adapted = [list(weights) for weights in zip(*(s.unbind(0) for s in stacked))]
         optimizer.zero_grad(set_to_none=True)
         for p, direction in zip(params, reptile_direction([p.detach() for p in params], adapted)):
             p.grad = direction
         optimizer.step()
-        return {"meta_loss": float(torch.stack(losses).mean())}
+        return {"meta_loss": float(losses.mean())}

@@ -82,8 +82,9 @@ class TAML(GradientMetaLearner):
             return super().meta_step(tasks, optimizer, iteration)
         # The Theil index couples the tasks of a batch, so the batch is one graph here.
         optimizer.zero_grad(set_to_none=True)
-        adapted = torch.stack([self.meta_loss(t, iteration) for t in tasks])
-        initial = torch.stack([self.loss(self.model(t.query_x), t.query_y) for t in tasks])
+        loop = self.inner_loop
+        adapted = loop.map_tasks(lambda t: self.meta_loss(t, iteration), tasks)
+        initial = loop.map_tasks(lambda t: self.loss(self.model(t.query_x), t.query_y), tasks)
         total = adapted.mean() + self.config.weight * theil_index(initial)
         total.backward()
         optimizer.step()

@@ -53,7 +53,10 @@ class GaussianWeights(nn.Module):
 
 def gaussian_kl(q: GaussianWeights, p: GaussianWeights) -> torch.Tensor:
     """KL(q || p) summed over all weights, both mean-field Gaussians over the same architecture."""
+    # Read by attribute, not through q's methods: q may be an adapted functional view of the module.
+    names = ["mean__" + _key(n) for n in p.names], ["logsig__" + _key(n) for n in p.names]
+    q_means, q_sigmas = ([getattr(q, n) for n in group] for group in names)
     total = torch.zeros(())
-    for mq, lq, mp, lp in zip(q.means(), q.log_sigmas(), p.means(), p.log_sigmas()):
+    for mq, lq, mp, lp in zip(q_means, q_sigmas, p.means(), p.log_sigmas()):
         total = total + (lp - lq + ((2 * lq).exp() + (mq - mp) ** 2) / (2 * (2 * lp).exp()) - 0.5).sum()
     return total
