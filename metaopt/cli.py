@@ -25,6 +25,9 @@ EXTRA_COMMANDS: tuple[str, ...] = (
     "metaopt.cli_calibrate",
 )
 
+ENGINE_HELP = ("inner-loop engine: auto (default: batched wherever the learner allows it), batched (torch.func, "
+               "the tasks of a meta-batch at once under vmap) or higher (the reference, task by task). Equal "
+               "gradients; not saved with the run, so a run resumes or evaluates on either")
 DEVICE_HELP = ("torch device: cpu (default), cuda, cuda:N, mps, or auto (a GPU if there is one). Not saved with the "
                "run: a run trained on a GPU resumes or evaluates on the CPU and the other way round")
 
@@ -126,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--patience", type=positive_int, help="stop after this many validations without improvement")
     g.add_argument("--seed", type=int, default=0, help="seed for initialisation and task sampling (default 0)")
     g.add_argument("--device", help=DEVICE_HELP)
+    g.add_argument("--engine", choices=["auto", "batched", "higher"], help=ENGINE_HELP)
     g = p.add_argument_group("output")
     g.add_argument("--test-tasks", type=positive_int, default=600, help="fixed meta-test tasks (default 600)")
     g.add_argument("--out", help="run directory (default runs/ALGO-BENCH-NwKs-seedS); re-running resumes")
@@ -148,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=positive_int, help="adaptation steps (default: the run's)")
     p.add_argument("--split", choices=["test", "val"], default="test", help="which class split (default test)")
     p.add_argument("--device", help=DEVICE_HELP)
+    p.add_argument("--engine", choices=["auto", "batched", "higher"], help=ENGINE_HELP)
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
 

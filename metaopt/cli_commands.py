@@ -48,7 +48,7 @@ def _run_config(args: argparse.Namespace):
         if getattr(args, flag) is not None:
             learner[key] = getattr(args, flag)
     train = {"seed": args.seed}
-    for key in ("iterations", "meta_batch", "outer_lr", "grad_clip", "val_every", "val_tasks", "patience"):
+    for key in ("iterations", "meta_batch", "outer_lr", "grad_clip", "val_every", "val_tasks", "patience", "engine"):
         if getattr(args, key) is not None:
             train[key] = getattr(args, key)
     return RunConfig(args.algorithm, args.benchmark, args.ways, args.shots, args.queries, learner, train,
@@ -85,6 +85,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     with train_tracking(cfg, out, enabled=track, tracking_uri=args.tracking_uri, experiment=args.experiment,
                         register=args.register_model) as tracking:
         trainer = run.trainer(out, progress=not args.no_progress, callbacks=tracking.callbacks, device=args.device)
+        if trainer.engine_note:
+            print(f"note: {trainer.engine_note}", file=sys.stderr)
         resumed = (out / "checkpoint.pt").exists()
         try:
             state = trainer.fit().state
@@ -99,6 +101,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             "iterations": state.iteration, "best_iteration": state.best_iteration,
             "best_val": state.best, "stopped_early": state.stopped_early, "resumed": resumed,
             "train_seconds": round(state.train_seconds, 2), "seconds": elapsed(start), "out": str(out),
+            "engine": trainer.engine,
         }
         tracking.finish(result, summary, out)
     write_json(out / "results.json", summary)
@@ -114,7 +117,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     run = load_run(args.checkpoint)
-    trainer = run.trainer(None, progress=not args.no_progress, device=args.device)
+    trainer = run.trainer(None, progress=not args.no_progress, device=args.device, engine=args.engine)
+    if trainer.engine_note:
+        print(f"note: {trainer.engine_note}", file=sys.stderr)
     result = trainer.evaluate(args.split, args.tasks, steps=args.steps)
     cfg = run.config
     print(f"{cfg.algorithm} on {cfg.benchmark} ({args.split}): {result}")
@@ -123,5 +128,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             "algorithm": cfg.algorithm, "benchmark": cfg.benchmark, "ways": cfg.ways, "shots": cfg.shots,
             "metric": result.metric, "mean": result.mean, "ci95": result.ci95, "tasks": result.n_tasks,
             "steps": args.steps, "split": args.split, "diverged_tasks": result.diverged, "seconds": elapsed(start),
+            "engine": trainer.engine,
         })
     return 0

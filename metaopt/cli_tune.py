@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from metaopt.cli import DEVICE_HELP, positive_float, positive_int
+from metaopt.cli import DEVICE_HELP, ENGINE_HELP, positive_float, positive_int
 
 __all__ = ["add_commands", "cmd_tune"]
 
@@ -68,6 +68,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--study", help="study name (default tune-BENCH-NwKs); also the MLflow experiment")
     g.add_argument("--workers", type=positive_int, default=1, help="worker processes on the study (default 1)")
     g.add_argument("--device", help=DEVICE_HELP)
+    g.add_argument("--engine", choices=["auto", "batched", "higher"], default="auto", help=ENGINE_HELP)
     g.add_argument("--tracking-uri", help="MLflow tracking URI (default sqlite:///mlflow.db or $MLFLOW_TRACKING_URI)")
     g.add_argument("--no-progress", action="store_true", help="hide progress bars")
     g.add_argument("--json", action="store_true", help="print the summary as one JSON object on the last line")
@@ -99,6 +100,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
         sampler=args.sampler, pruner=args.pruner, storage=args.storage, study=args.study, workers=args.workers,
         objectives=args.objectives, seed=args.seed, tracking_uri=args.tracking_uri,
         heartbeat_interval=int(heartbeat), progress=not args.no_progress, device=args.device,
+        engine=args.engine,
     )
     summary = tune(cfg)
     states = summary["states"]

@@ -56,6 +56,7 @@ class Run:
     train_config: TrainConfig
 
     def trainer(self, out_dir: str | Path | None = None, **kwargs: Any) -> MetaTrainer:
+        """The run's trainer; keyword arguments go to ``MetaTrainer`` (``device=``, ``engine=``, ...)."""
         return MetaTrainer(self.learner, self.sources, self.train_config, out_dir=out_dir, **kwargs)
 
 
@@ -116,6 +117,8 @@ def normalized(config: RunConfig) -> dict[str, Any]:
         data["train"] = dataclasses.asdict(TrainConfig(**config.train))
     except (ConfigError, TypeError):
         pass  # an invalid saved config simply compares unequal
+    if isinstance(data.get("train"), dict):
+        data["train"].pop("engine", None)  # how the run is computed, not what: either engine resumes it
     return data
 
 

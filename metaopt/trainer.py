@@ -42,6 +42,9 @@ class TrainConfig:
     patience: int | None = None  # validations without improvement before stopping; None: never
     grad_clip: float | None = None  # clip the outer gradient's global norm; None: no clipping
     seed: int = 0
+    # Inner-loop engine: auto (batched where the learner allows), batched or higher. Like the device, a
+    # choice of how to compute, not of what: a run resumes or evaluates on either engine.
+    engine: str = "auto"
 
     def validate(self) -> None:
         for name in ("iterations", "meta_batch", "val_every", "val_tasks"):
@@ -53,6 +56,9 @@ class TrainConfig:
             raise ConfigError(f"grad_clip must be positive, got {self.grad_clip}")
         if self.patience is not None and self.patience < 1:
             raise ConfigError(f"patience must be a positive integer, got {self.patience}")
+        from metaopt.engines import resolve_engine_name
+
+        resolve_engine_name(self.engine)
 
 
 @dataclass
@@ -91,12 +97,17 @@ class MetaTrainer:
         progress: bool = True,
         optimizer_factory: Callable[[list[torch.nn.Parameter], float], torch.optim.Optimizer] | None = None,
         device: str | torch.device | None = None,
+        engine: str | None = None,
     ) -> None:
         """``optimizer_factory(params, lr)`` replaces the learner's outer optimiser (for example
         hypergradient descent, ``metaopt.hyper.hd_optimizer``); it must honour ``group["lr"]``,
         which the trainer sets every iteration from the learner's schedule. ``device`` (``cuda``,
-        ``auto``, ...) moves the learner there and every task to it; None keeps the learner where it is."""
+        ``auto``, ...) moves the learner there and every task to it; None keeps the learner where it is.
+        ``engine`` overrides ``config.engine``; ``self.engine`` is the engine that runs (``none`` for a
+        learner without an inner loop) and ``self.engine_note`` one line on any fallback, or None."""
         config.validate()
+        use_engine = getattr(learner, "use_engine", None)  # duck-typed learners have no inner-loop door
+        self.engine, self.engine_note = use_engine(engine or config.engine) if use_engine else ("none", None)
         if device is not None:
             target = resolve_device(device)
             if learner.kind == "rl" and target.type != "cpu":

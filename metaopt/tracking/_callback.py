@@ -47,6 +47,8 @@ class MLflowCallback(Callback):
         self.tracking_uri = mlflow.get_tracking_uri()
         self._client = mlflow.MlflowClient(self.tracking_uri)
         self._window = {}
+        # A tag, not a param: a resumed run may continue on the other engine.
+        self._client.set_tag(self.run_id, "metaopt.engine", getattr(trainer, "engine", "none"))
 
     def on_iteration_end(self, trainer: MetaTrainer, iteration: int, metrics: dict[str, float]) -> None:
         for key, value in metrics.items():

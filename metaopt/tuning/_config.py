@@ -43,6 +43,7 @@ class TuneConfig:
     register_model: bool = True
     progress: bool = True
     device: str | None = None  # torch device of every trial (workers share it); None: the CPU
+    engine: str = "auto"  # inner-loop engine of every trial: auto (batched where the learner allows), higher
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -73,6 +74,9 @@ class TuneConfig:
             from metaopt.device import resolve_device
 
             resolve_device(self.device)
+        from metaopt.engines import resolve_engine_name
+
+        resolve_engine_name(self.engine)
         if self.val_every is not None and self.val_every < 1:
             raise ConfigError(f"val_every must be a positive integer, got {self.val_every}")
         bad = [o for o in self.objectives if o not in OBJECTIVES]

@@ -74,7 +74,8 @@ class Objective:
             log_run_config(run.config)
             callbacks = [PruningCallback(trial, report=len(self.cfg.objectives) == 1),
                          MLflowCallback(log_every=max(1, self.cfg.eval_every // 2))]
-            trainer = run.trainer(run_dir, callbacks=callbacks, progress=False, device=self.cfg.device)
+            trainer = run.trainer(run_dir, callbacks=callbacks, progress=False, device=self.cfg.device,
+                                  engine=self.cfg.engine)
             try:
                 state = trainer.fit().state
                 if state.best is None or not math.isfinite(state.best):

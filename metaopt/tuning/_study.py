@@ -193,10 +193,10 @@ def _evaluate_best(cfg: TuneConfig, best: FrozenTrial) -> Any:
 
     run_dir = Path(best.user_attrs.get("run_dir", ""))
     if (run_dir / "checkpoint.pt").is_file():
-        trainer = load_run(run_dir).trainer(None, progress=cfg.progress, device=cfg.device)
+        trainer = load_run(run_dir).trainer(None, progress=cfg.progress, device=cfg.device, engine=cfg.engine)
     else:  # tuned on another machine: retrain it here with the same config and seed
         run = build_run(RunConfig.from_dict(best.user_attrs["run_config"]))
-        trainer = run.trainer(run_dir, progress=cfg.progress, device=cfg.device)
+        trainer = run.trainer(run_dir, progress=cfg.progress, device=cfg.device, engine=cfg.engine)
         trainer.fit()
         trainer.use_best()
     return trainer.evaluate("test", cfg.test_tasks)
