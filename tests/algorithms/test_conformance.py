@@ -15,6 +15,14 @@ from metaopt.runs import RunConfig, build_run
 from metaopt.trainer import MetaTrainer, TrainConfig
 
 LEARNERS = available_learners()
+
+
+def _engine_cases(names: list[str]) -> list:
+    """Learners with an inner loop run on both engines; the others once (the engine does not apply)."""
+    return [pytest.param(n, e, id=f"{n}-{e}") for n in names
+            for e in (("batched", "higher") if hasattr(get_learner(n), "adapt") else ("auto",))]
+
+
 FMNIST = Path("/usr/share/datasets/fashion-mnist")
 
 
@@ -50,9 +58,9 @@ def _regression_learners() -> list[str]:
     return [n for n in LEARNERS if "regression" in get_learner(n).kinds]
 
 
-@pytest.mark.parametrize("name", _regression_learners())
-def test_learns_sinusoids(name):
-    run = _small_run(name, 150)
+@pytest.mark.parametrize("name,engine", _engine_cases(_regression_learners()))
+def test_learns_sinusoids(name, engine):
+    run = _small_run(name, 150, engine=engine)
     trainer = run.trainer(progress=False)
     before = trainer.evaluate("val", 40).mean
     trainer.fit()
@@ -76,8 +84,8 @@ def _mean_query_loss(learner, tasks) -> float:
     return sum(losses) / len(losses)
 
 
-@pytest.mark.parametrize("name", LEARNERS)
-def test_learns_on_easy_classification(name, class_sources):
+@pytest.mark.parametrize("name,engine", _engine_cases(LEARNERS))
+def test_learns_on_easy_classification(name, engine, class_sources):
     cls = get_learner(name)
     if "classification" not in cls.kinds:
         pytest.skip(f"{name} does not classify")
@@ -86,7 +94,7 @@ def test_learns_on_easy_classification(name, class_sources):
     model = default_model((1, 16, 16), 2, **cls.model_options(config))
     learner = cls(model, config, "classification")
     iterations = CLASSIFICATION_ITERATIONS.get(name, 20)
-    trainer = MetaTrainer(learner, class_sources, TrainConfig(iterations=iterations, meta_batch=4,
+    trainer = MetaTrainer(learner, class_sources, TrainConfig(iterations=iterations, meta_batch=4, engine=engine,
                                                               val_every=iterations, val_tasks=10), progress=False)
     tasks = class_sources["val"].fixed_tasks(30, 1)
     before = _mean_query_loss(learner, tasks)
@@ -95,29 +103,29 @@ def test_learns_on_easy_classification(name, class_sources):
     assert after < 0.8 * before, f"{name}: query loss after adaptation {before:.3f} -> {after:.3f}"
 
 
-@pytest.mark.parametrize("name", LEARNERS)
-def test_deterministic_under_seed(name):
+@pytest.mark.parametrize("name,engine", _engine_cases(LEARNERS))
+def test_deterministic_under_seed(name, engine):
     states = []
     for _ in range(2):
-        run = _small_run(name, 3, seed=7)
+        run = _small_run(name, 3, seed=7, engine=engine)
         run.trainer(progress=False).fit()
         states.append(run.learner.state_dict())
     for key in states[0]:
         assert torch.equal(states[0][key], states[1][key]), key
-    other = _small_run(name, 3, seed=8)
+    other = _small_run(name, 3, seed=8, engine=engine)
     other.trainer(progress=False).fit()
     assert any(not torch.equal(states[0][k], other.learner.state_dict()[k]) for k in states[0])
 
 
-@pytest.mark.parametrize("name", LEARNERS)
-def test_survives_checkpoint_and_resumes_exactly(name, tmp_path):
-    straight = _small_run(name, 6, val_every=3)
+@pytest.mark.parametrize("name,engine", _engine_cases(LEARNERS))
+def test_survives_checkpoint_and_resumes_exactly(name, engine, tmp_path):
+    straight = _small_run(name, 6, val_every=3, engine=engine)
     straight.trainer(progress=False).fit()
 
-    first = _small_run(name, 6, val_every=3)
+    first = _small_run(name, 6, val_every=3, engine=engine)
     with pytest.raises(_Interrupt):
         first.trainer(tmp_path, progress=False, callbacks=[_InterruptAt(3)]).fit()
-    resumed = _small_run(name, 6, val_every=3)
+    resumed = _small_run(name, 6, val_every=3, engine=engine)
     resumed.trainer(tmp_path, progress=False).fit()
     for key, value in straight.learner.state_dict().items():
         assert torch.equal(value, resumed.learner.state_dict()[key]), key
