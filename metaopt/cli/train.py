@@ -1,42 +1,66 @@
-"""What each ``metaopt`` subcommand does (the parser lives in ``metaopt.cli``)."""
+"""``metaopt train``: meta-train a learner, keep the best validation checkpoint, report the meta-test result."""
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import shutil
-import sys
 import time
 from pathlib import Path
 
-from metaopt.checkpoint import CONFIG_FILE, read_json, write_json
-from metaopt.cli import default_out, elapsed, fail, print_json
+from metaopt.cli._args import DEVICE_HELP, elapsed, fail, key_value, positive_float, positive_int, print_json
 from metaopt.errors import ConfigError
 
-__all__ = ["cmd_list", "cmd_train", "cmd_evaluate"]
+__all__ = ["add_commands", "cmd_train", "default_out"]
 
 
-def cmd_list(args: argparse.Namespace) -> int:
-    if args.what == "benchmarks":
-        from metaopt.tasks.benchmarks import BENCHMARK_HELP
-
-        rows = [{"name": k, "description": v} for k, v in BENCHMARK_HELP.items()]
-    else:
-        from metaopt.algorithms import available_learners, get_learner
-
-        rows = []
-        for name in available_learners():
-            cls = get_learner(name)
-            doc = (cls.__doc__ or sys.modules[cls.__module__].__doc__ or "").strip().splitlines()[0]
-            defaults = {f.name: f.default for f in dataclasses.fields(cls.Config)}
-            rows.append({"name": name, "kinds": sorted(cls.kinds), "description": doc, "defaults": defaults})
-    if args.json:
-        print_json({"items": rows})
-    else:
-        width = max(len(r["name"]) for r in rows)
-        for r in rows:
-            print(f"{r['name']:<{width}}  {r['description']}")
-    return 0
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train", help="meta-train a learner, then evaluate it on the fixed meta-test tasks",
+        description="Meta-train ALGORITHM on BENCHMARK, validate on fixed validation tasks, keep the best "
+        "checkpoint and report mean ± 95% CI on fixed meta-test tasks. Re-running resumes.",
+    )
+    g = p.add_argument_group("what to train")
+    g.add_argument("--algorithm", default="maml", help="registered algorithm (see `metaopt list algorithms`)")
+    g.add_argument("--benchmark", default="sinusoid", help="benchmark name (see `metaopt list benchmarks`)")
+    g.add_argument("--data-root", help="data folder (Omniglot layout, or where generated data is cached)")
+    g.add_argument("--ways", type=positive_int, help="N: classes per episode (classification); arms or grid side (RL)")
+    g.add_argument("--shots", type=positive_int,
+                   help="K: support examples per class (or points, regression; trial steps, RL)")
+    g.add_argument("--queries", type=positive_int, help="query examples per class (or points, regression)")
+    g = p.add_argument_group("inner loop (algorithm hyperparameters)")
+    g.add_argument("--inner-lr", type=positive_float, help="inner-loop learning rate")
+    g.add_argument("--inner-steps", type=positive_int, help="inner steps during meta-training")
+    g.add_argument("--eval-inner-steps", type=positive_int, help="inner steps at evaluation (default: same)")
+    g.add_argument("--inner-optimizer", choices=["sgd", "momentum", "adam"], help="differentiable inner optimiser")
+    g.add_argument("--first-order", action="store_true", default=None, help="drop second-order terms")
+    g.add_argument("--param", type=key_value, action="append", default=[], metavar="KEY=VALUE",
+                   help="any other hyperparameter of the algorithm, e.g. --param weight=0.5 (repeatable)")
+    g = p.add_argument_group("outer loop")
+    g.add_argument("--iterations", type=positive_int, help="meta-training iterations (default 1000)")
+    g.add_argument("--meta-batch", type=positive_int, help="tasks per outer update (default 16)")
+    g.add_argument("--outer-lr", type=positive_float, help="outer learning rate (default: the algorithm's)")
+    g.add_argument("--grad-clip", type=positive_float, help="clip the outer gradient's global norm to this value")
+    g.add_argument("--val-every", type=positive_int, help="validate every N iterations (default 100)")
+    g.add_argument("--val-tasks", type=positive_int, help="fixed validation tasks (default 100)")
+    g.add_argument("--patience", type=positive_int, help="stop after this many validations without improvement")
+    g.add_argument("--seed", type=int, default=0, help="seed for initialisation and task sampling (default 0)")
+    g.add_argument("--device", help=DEVICE_HELP)
+    g = p.add_argument_group("output")
+    g.add_argument("--test-tasks", type=positive_int, default=600, help="fixed meta-test tasks (default 600)")
+    g.add_argument("--out", help="run directory (default runs/ALGO-BENCH-NwKs-seedS); re-running resumes")
+    g.add_argument("--overwrite", action="store_true", help="discard an existing run in --out")
+    g.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    g.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
+    g = p.add_argument_group("tracking (MLflow)")
+    g.add_argument("--track", action="store_true",
+                   help="log params, metrics by iteration, a learning curve and test results to an MLflow run "
+                   "(re-running resumes the same run)")
+    g.add_argument("--tracking-uri", metavar="URI", help="MLflow store or server, e.g. http://127.0.0.1:5000 "
+                   "(default $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db); implies --track")
+    g.add_argument("--experiment", help="MLflow experiment (default metaopt-train); implies --track")
+    g.add_argument("--register-model", metavar="NAME",
+                   help="also log the best model as a pyfunc model registered as NAME; implies --track")
+    p.set_defaults(handler=cmd_train)
 
 
 def _run_config(args: argparse.Namespace):
@@ -56,6 +80,7 @@ def _run_config(args: argparse.Namespace):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from metaopt.checkpoint import CONFIG_FILE, read_json, write_json
     from metaopt.runs import build_run, save_run_config
     from metaopt.trainer import TrainingDiverged
 
@@ -109,19 +134,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    from metaopt.runs import load_run
-
-    start = time.perf_counter()
-    run = load_run(args.checkpoint)
-    trainer = run.trainer(None, progress=not args.no_progress, device=args.device)
-    result = trainer.evaluate(args.split, args.tasks, steps=args.steps)
-    cfg = run.config
-    print(f"{cfg.algorithm} on {cfg.benchmark} ({args.split}): {result}")
-    if args.json:
-        print_json({
-            "algorithm": cfg.algorithm, "benchmark": cfg.benchmark, "ways": cfg.ways, "shots": cfg.shots,
-            "metric": result.metric, "mean": result.mean, "ci95": result.ci95, "tasks": result.n_tasks,
-            "steps": args.steps, "split": args.split, "diverged_tasks": result.diverged, "seconds": elapsed(start),
-        })
-    return 0
+def default_out(algorithm: str, benchmark: str, ways: int | None, shots: int, seed: int) -> Path:
+    shape = f"{ways}w{shots}s" if ways else f"k{shots}"
+    return Path("runs") / f"{algorithm}-{benchmark.replace(':', '_').replace('/', '_')}-{shape}-seed{seed}"
