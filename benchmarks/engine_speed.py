@@ -188,7 +188,10 @@ else:
     base = int(open("/proc/self/statm").read().split()[1]) * 4096
 for i in range(2):
     learner.meta_step(tasks, opt, i)
-peak = torch.cuda.max_memory_allocated(dev) if dev.type == "cuda" else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+if dev.type == "cuda":
+    peak = torch.cuda.max_memory_allocated(dev)
+else:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 print((peak - base) / 2**20)
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -218,7 +221,8 @@ def main() -> None:
         t = time_sides(w, device, args.reps, args.warmup)
         flops = useful_flops(w, device)
         row = {"workload": w.name, "ms": {k: round(v * 1e3, 2) for k, v in t.items()},
-               "speedup_vs_higher_engine": t["higher"] / t["batched"], "speedup_vs_plain_higher": t["plain"] / t["batched"],
+               "speedup_vs_higher_engine": t["higher"] / t["batched"],
+               "speedup_vs_plain_higher": t["plain"] / t["batched"],
                "null_ratio": t["null"] / t["batched"], "max_rel_grad_diff_vs_plain": diff,
                "gflop_per_iteration": flops / 1e9, "batched_gflops": flops / t["batched"] / 1e9,
                "batched_share_of_peak": flops / t["batched"] / peak, "plain_share_of_peak": flops / t["plain"] / peak}

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from metaopt.evaluation import EvalResult
-    from metaopt.trainer import MetaTrainer, TrainResult
+    import torch
 
-__all__ = ["Callback", "StopTraining", "EarlyStopping"]
+    from metaopt.algorithms.base import MetaLearner
+    from metaopt.evaluation import EvalResult
+    from metaopt.train_state import TrainResult, TrainState
+
+__all__ = ["Callback", "StopTraining", "EarlyStopping", "TrainerView"]
+
+
+class TrainerView(Protocol):
+    """What a callback may read of the trainer (``metaopt.trainer.MetaTrainer`` is one); named here so
+    that this module does not import the trainer, which imports it."""
+
+    learner: MetaLearner
+    optimizer: torch.optim.Optimizer
+    state: TrainState
 
 
 class StopTraining(Exception):
@@ -19,13 +31,13 @@ class Callback:
     """No-op base; override what you need. Exceptions other than StopTraining propagate
     (for example ``optuna.TrialPruned``), after the trainer has checkpointed."""
 
-    def on_train_begin(self, trainer: MetaTrainer) -> None: ...
+    def on_train_begin(self, trainer: TrainerView) -> None: ...
 
-    def on_iteration_end(self, trainer: MetaTrainer, iteration: int, metrics: dict[str, float]) -> None: ...
+    def on_iteration_end(self, trainer: TrainerView, iteration: int, metrics: dict[str, float]) -> None: ...
 
-    def on_validation_end(self, trainer: MetaTrainer, iteration: int, result: EvalResult) -> None: ...
+    def on_validation_end(self, trainer: TrainerView, iteration: int, result: EvalResult) -> None: ...
 
-    def on_train_end(self, trainer: MetaTrainer, result: TrainResult) -> None: ...
+    def on_train_end(self, trainer: TrainerView, result: TrainResult) -> None: ...
 
 
 class EarlyStopping(Callback):
@@ -34,6 +46,6 @@ class EarlyStopping(Callback):
     def __init__(self, patience: int) -> None:
         self.patience = patience
 
-    def on_validation_end(self, trainer: MetaTrainer, iteration: int, result: EvalResult) -> None:
+    def on_validation_end(self, trainer: TrainerView, iteration: int, result: EvalResult) -> None:
         if trainer.state.bad_validations >= self.patience:
             raise StopTraining(f"no validation improvement in {self.patience} validations")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from metaopt.device import resolve_device
 from metaopt.errors import ConfigError
 from metaopt.evaluation import EvalResult, evaluate_tasks
 from metaopt.tasks.base import Task, TaskSource, task_rng, to_device
+from metaopt.train_state import TrainResult, TrainState
 from metaopt.typing import Split
 
 __all__ = ["TrainConfig", "TrainState", "TrainResult", "MetaTrainer", "TrainingDiverged", "VAL_SEED", "TEST_SEED"]
@@ -59,23 +60,6 @@ class TrainConfig:
         from metaopt.engines import resolve_engine_name
 
         resolve_engine_name(self.engine)
-
-
-@dataclass
-class TrainState:
-    iteration: int = 0
-    best: float | None = None
-    best_iteration: int | None = None
-    bad_validations: int = 0
-    stopped_early: str | None = None
-    train_seconds: float = 0.0  # wall time of the meta-training steps (not validation), summed over resumes
-    history: list[dict[str, float]] = field(default_factory=list)
-
-
-@dataclass
-class TrainResult:
-    state: TrainState
-    last_validation: EvalResult | None
 
 
 class MetaTrainer:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from metaopt.cli import positive_int
+from metaopt.cli._args import positive_int
 
 __all__ = ["add_commands"]
 
@@ -45,7 +45,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 def cmd_rl_compare(args: argparse.Namespace) -> int:
     import torch
 
-    from metaopt.cli import elapsed, print_json
+    from metaopt.cli._args import elapsed, print_json
     from metaopt.rl_compare import compare
 
     torch.set_num_threads(1)

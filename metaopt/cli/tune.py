@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from metaopt.cli import DEVICE_HELP, ENGINE_HELP, positive_float, positive_int
+from metaopt.cli._args import DEVICE_HELP, ENGINE_HELP, positive_float, positive_int
 
 __all__ = ["add_commands", "cmd_tune"]
 
@@ -78,7 +78,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 def cmd_tune(args: argparse.Namespace) -> int:
     import os
 
-    from metaopt.cli import print_json
+    from metaopt.cli._args import print_json
     from metaopt.errors import ConfigError
 
     if args.trials is None and args.timeout is None:

