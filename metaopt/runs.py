@@ -13,10 +13,12 @@ from typing import Any
 
 import torch
 
+from metaopt._fields import check_field_types
 from metaopt.algorithms import LearnerConfig, MetaLearner, build_config, get_learner
 from metaopt.checkpoint import CONFIG_FILE, load_checkpoint, read_json, write_json
 from metaopt.errors import ConfigError
 from metaopt.models import default_model
+from metaopt.tasks._memory import check_shape_fits
 from metaopt.tasks.base import TaskSource
 from metaopt.tasks.benchmarks import get_benchmark
 from metaopt.trainer import MetaTrainer, TrainConfig
@@ -69,7 +71,7 @@ def build_run(config: RunConfig) -> Run:
         )
     learner_config = build_config(config.algorithm, config.learner)
     try:
-        train_config = TrainConfig(**config.train)
+        train_config = TrainConfig(**check_field_types(TrainConfig, config.train, "training option"))
     except TypeError as exc:
         raise ConfigError(f"bad training option: {exc}") from None
     train_config.validate()
@@ -81,6 +83,9 @@ def build_run(config: RunConfig) -> Run:
     if benchmark.kind == "rl" and config.queries is not None:
         raise ConfigError(f"benchmark {config.benchmark!r} is reinforcement learning; --queries does not apply")
     sources = benchmark.sources(ways=ways, shots=shots, queries=queries)
+    # Validation keeps its fixed tasks in memory; a meta-batch is in memory at once.
+    check_shape_fits(max(train_config.meta_batch, train_config.val_tasks), benchmark.kind, ways, shots, queries,
+                     () if benchmark.kind == "rl" else benchmark.input_shape())
     out_features = ways if benchmark.kind == "classification" else 1
     torch.manual_seed(train_config.seed)
     if benchmark.kind == "rl":

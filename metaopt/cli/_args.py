@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from typing import Any, NoReturn
 
 __all__ = [
-    "Parser", "fail", "positive_int", "positive_float", "key_value", "csv_of", "print_json", "elapsed",
-    "DEVICE_HELP", "add_task_args", "add_model_args",
+    "Parser", "fail", "positive_int", "positive_float", "finite_float", "seed_int", "key_value", "csv_of", "print_json",
+    "elapsed", "check_tracking", "DEVICE_HELP", "add_task_args", "add_model_args", "MAX_SEED",
 ]
+
+MAX_SEED = 2**32 - 1  # NumPy's and Python's seeding accept any such integer; torch's more
 
 DEVICE_HELP = ("torch device: cpu (default), cuda, cuda:N, mps, or auto (a GPU if there is one). Not saved with the "
                "run: a run trained on a GPU resumes or evaluates on the CPU and the other way round")
@@ -43,12 +46,30 @@ def positive_int(text: str) -> int:
 
 
 def positive_float(text: str) -> float:
+    value = finite_float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def finite_float(text: str) -> float:
+    """A number that is not inf or nan (those would only surface later, as a diverged run)."""
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text}")
+    return value
+
+
+def seed_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a seed (an integer from 0 to {MAX_SEED}), got {text!r}") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"expected a seed (an integer from 0 to {MAX_SEED}), got {text}")
     return value
 
 
@@ -62,12 +83,15 @@ def key_value(text: str) -> tuple[str, Any]:
         return key.replace("-", "_"), raw
 
 
-def csv_of(kind: type) -> Any:
-    """A parser of comma-separated values of ``kind`` (at least one)."""
+def csv_of(kind: Any) -> Any:
+    """A parser of comma-separated values, each converted by ``kind`` (``str``, or a parser such as
+    :func:`positive_int`), at least one."""
 
     def parse(text: str) -> tuple:
         try:
-            values = tuple(kind(v) for v in text.split(",") if v.strip())
+            values = tuple(kind(v.strip()) for v in text.split(",") if v.strip())
+        except argparse.ArgumentTypeError as exc:
+            raise argparse.ArgumentTypeError(f"in {text!r}: {exc}") from None
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}") from None
         if not values:
@@ -85,9 +109,18 @@ def elapsed(start: float) -> float:
     return round(time.perf_counter() - start, 2)
 
 
+def check_tracking(uri: str | None) -> None:
+    """Fail now, in one line, if the MLflow store (``uri``, else $MLFLOW_TRACKING_URI, else the default) is
+    unusable, rather than after the work when the results are logged."""
+    from metaopt.tracking._runs import resolve_tracking_uri
+    from metaopt.tracking._uri import check_tracking_uri
+
+    check_tracking_uri(resolve_tracking_uri(uri), option="--tracking-uri" if uri else "$MLFLOW_TRACKING_URI")
+
+
 def add_task_args(p: Any) -> None:
     """``--seed --seeds --ways --pool --queries``: how tasks are drawn (``prompt compare`` and ``prompt tune``)."""
-    p.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
+    p.add_argument("--seed", type=seed_int, default=0, help="first seed (default 0)")
     p.add_argument("--seeds", type=positive_int, default=1, help="number of seeds: seed, seed+1, ... (default 1)")
     p.add_argument("--ways", type=positive_int, default=4, help="classes per task (default 4)")
     p.add_argument("--pool", type=positive_int, default=8, help="candidate examples per class (default 8)")
