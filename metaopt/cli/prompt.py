@@ -42,7 +42,7 @@ def add_commands(sub: Any) -> None:
     c.add_argument("--family", required=True, help="task family: wordnet, fortunes, chatterbot or hf:NAME")
     c.add_argument("--selectors", type=csv_of(str), default=("zero", "random", "knn", "bm25", "learned", "meta"),
                    help="comma-separated (default zero,random,knn,bm25,learned,meta)")
-    c.add_argument("--shots", type=csv_of(int), default=(1, 2, 4, 8), help="k values (default 1,2,4,8)")
+    c.add_argument("--shots", type=csv_of(positive_int), default=(1, 2, 4, 8), help="k values (default 1,2,4,8)")
     c.add_argument("--tasks", type=positive_int, default=2, help="held-out tasks per seed (default 2)")
     add_task_args(c)
     c.add_argument("--split", choices=["test", "val"], default="test",
@@ -69,17 +69,26 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     import torch
 
-    from metaopt.cli._args import print_json
+    from metaopt.cli._args import check_out_file, check_tracking, print_json
+    from metaopt.errors import ConfigError
     from prompting.compare import CompareConfig, compare
     from prompting.encoder import SentenceEncoder
     from prompting.lm import FrozenLM
     from prompting.tasks import get_family
 
+    if not args.no_track:
+        check_tracking(args.tracking_uri)
     torch.set_num_threads(1)
     cfg = CompareConfig(args.family, tuple(args.selectors), tuple(args.shots), args.tasks,
                         tuple(range(args.seed, args.seed + args.seeds)), args.ways, args.pool, args.queries,
                         dict(args.param), not args.no_protonet, split=args.split)
     cfg.validate()  # before the slow loads
+    biggest = max(cfg.shots)
+    if biggest > cfg.ways * cfg.pool_per_class:
+        raise ConfigError(f"--shots {biggest}: more examples than a task's pool holds (--ways {cfg.ways} x "
+                          f"--pool {cfg.pool_per_class} = {cfg.ways * cfg.pool_per_class})")
+    if args.out:
+        check_out_file(args.out)
     family = get_family(args.family)
     lm = FrozenLM.load(args.model, dtype=args.dtype)
     encoder = SentenceEncoder(args.encoder)

@@ -73,7 +73,7 @@ def add_tune(psub: Any) -> None:
 def cmd_tune(args: argparse.Namespace) -> int:
     import torch
 
-    from metaopt.cli._args import print_json
+    from metaopt.cli._args import check_tracking, print_json
     from metaopt.tuning import open_storage
     from prompting.encoder import SentenceEncoder
     from prompting.lm import FrozenLM
@@ -91,6 +91,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     cfg.validate()
+    check_tracking(args.tracking_uri)
     open_storage(cfg.storage)  # before the slow loads: bad storage, family or model fail fast
     family = get_family(args.family)
     lm = FrozenLM.load(args.model, dtype=args.dtype)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from metaopt.cli._args import check_tracking
@@ -53,13 +54,14 @@ def cmd_ui(args: argparse.Namespace) -> int:
     import signal
     import tempfile
     import time
-    from pathlib import Path
 
     from metaopt.errors import ConfigError
     from metaopt.tracking._runs import resolve_tracking_uri
     from metaopt.tracking._server import HOST, start_mlflow_server, start_optuna_dashboard, wait_http
 
     check_tracking(args.tracking_uri)
+    if not args.no_dashboard:
+        check_storage(args.storage)
     uri = resolve_tracking_uri(args.tracking_uri)
     if not args.no_dashboard and args.port_mlflow == args.port_dashboard:
         raise ConfigError(f"--port-mlflow and --port-dashboard are both {args.port_mlflow}")
@@ -107,6 +109,25 @@ def cmd_ui(args: argparse.Namespace) -> int:
             server.stop()
         shutil.rmtree(logs, ignore_errors=True)
         signal.signal(signal.SIGTERM, previous_term)
+
+
+def check_storage(storage: str) -> None:
+    """A study storage optuna-dashboard can open: a journal file in an existing folder, or an SQLAlchemy URL
+    of an installed dialect (checked here: the dashboard would only fail in its own log)."""
+    from metaopt.errors import ConfigError
+
+    if storage.startswith("journal:") or storage.endswith(".log"):
+        folder = Path(storage.removeprefix("journal:")).expanduser().parent
+        if not folder.is_dir():
+            raise ConfigError(f"--storage {storage}: folder {folder} does not exist")
+        return
+    from sqlalchemy.engine import make_url
+
+    try:
+        make_url(storage).get_dialect()
+    except Exception as exc:  # ArgumentError for a malformed URL, NoSuchModuleError for an unknown dialect
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ConfigError(f"--storage {storage!r}: not a study storage ({first})") from None
 
 
 def last_error_line(output: str) -> str:
