@@ -77,7 +77,7 @@ def test_checkpoints_never_unpickle_arbitrary_objects(tmp_path):
 
     with open(tmp_path / "checkpoint.pt", "wb") as fh:
         pickle.dump({"x": Evil()}, fh)
-    with pytest.raises(ConfigError, match="unreadable checkpoint"):
+    with pytest.raises(ConfigError, match="not a readable checkpoint"):
         load_checkpoint(tmp_path)
 
 
