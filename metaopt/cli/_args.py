@@ -104,7 +104,18 @@ def csv_of(kind: Any) -> Any:
 
 
 def print_json(data: dict[str, Any]) -> None:
-    print(json.dumps(data, sort_keys=True))
+    """One line of strict JSON: NaN and infinities (no interval at n = 1, a diverged mean) become null."""
+    print(json.dumps(_strict(data), sort_keys=True, allow_nan=False))
+
+
+def _strict(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(v) for v in value]
+    return value
 
 
 def elapsed(start: float) -> float:

@@ -47,6 +47,7 @@ def cmd_rl_compare(args: argparse.Namespace) -> int:
 
     from metaopt.cli._args import elapsed, print_json
     from metaopt.rl_compare import compare
+    from metaopt.stats import format_ci
 
     torch.set_num_threads(1)
     import time
@@ -59,7 +60,7 @@ def cmd_rl_compare(args: argparse.Namespace) -> int:
     print(f"{args.benchmark} k/side={table['ways']} horizon={table['shots']}, {table['tasks']} fixed test tasks, "
           f"oracle return {table['oracle_return']:.2f}")
     for name, row in table["results"].items():
-        print(f"{name:<{width}}  regret {row['mean']:.2f} ± {row['ci95']:.2f}   return {row['return']:.2f}")
+        print(f"{name:<{width}}  regret {format_ci(row['mean'], row['ci95'])}   return {row['return']:.2f}")
     if args.json:
         print_json({**table, "seconds": elapsed(start)})
     return 0

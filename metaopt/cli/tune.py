@@ -88,6 +88,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
         raise ConfigError(f"METAOPT_TUNE_HEARTBEAT must be a positive integer, got {heartbeat!r}")
     import optuna
 
+    from metaopt.stats import format_ci
     from metaopt.tuning import TuneConfig, tune
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -108,8 +109,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
     if summary["best_trial"] is not None:
         scale, unit = (100.0, "%") if summary["metric"] == "accuracy" else (1.0, "")
         print(f"best: trial {summary['best_trial']} ({summary['algorithm']}) {summary['params']}")
-        print(f"test {summary['metric']}: {summary['test_mean'] * scale:.2f}{unit} ± "
-              f"{summary['test_ci95'] * scale:.2f}{unit} ({summary['test_tasks']} tasks)")
+        test = format_ci(summary["test_mean"], summary["test_ci95"], scale=scale, unit=unit)
+        print(f"test {summary['metric']}: {test} ({summary['test_tasks']} tasks)")
     for point in summary.get("pareto_front", []):
         print(f"pareto: trial {point['number']} ({point['algorithm']}) values {point['values']}")
     if args.json:
