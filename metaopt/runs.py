@@ -21,6 +21,7 @@ from metaopt.models import default_model
 from metaopt.tasks._memory import check_shape_fits
 from metaopt.tasks.base import TaskSource
 from metaopt.tasks.benchmarks import get_benchmark
+from metaopt.tasks.custom import source_name
 from metaopt.trainer import MetaTrainer, TrainConfig
 from metaopt.typing import Split, TaskKind
 
@@ -29,8 +30,11 @@ __all__ = ["RunConfig", "Run", "build_run", "new_learner", "load_run", "save_run
 
 @dataclass
 class RunConfig:
+    """``benchmark``: a name (``metaopt list benchmarks``), or your own tasks: a TaskSource, a dict of
+    split -> TaskSource, or ``"package.module:function"`` returning one (see metaopt.tasks.custom)."""
+
     algorithm: str
-    benchmark: str
+    benchmark: str | TaskSource | dict[str, TaskSource]
     ways: int | None = None
     shots: int | None = None
     queries: int | None = None
@@ -39,7 +43,7 @@ class RunConfig:
     data_root: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return dataclasses.asdict(dataclasses.replace(self, benchmark=source_name(self.benchmark)))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunConfig:
@@ -128,12 +132,15 @@ def save_run_config(directory: str | Path, config: RunConfig) -> None:
     write_json(Path(directory) / CONFIG_FILE, config.to_dict())
 
 
-def load_run(directory: str | Path, *, best: bool = True) -> Run:
-    """Rebuild the run saved in ``directory`` and load its (best-validation) weights."""
+def load_run(directory: str | Path, *, best: bool = True, benchmark: Any = None) -> Run:
+    """Rebuild the run saved in ``directory`` and load its (best-validation) weights. ``benchmark``: the
+    TaskSource (or dict of them) a run made from a source object was trained on."""
     directory = Path(directory)
     if not directory.is_dir():
         raise ConfigError(f"checkpoint directory {directory} does not exist")
     config = RunConfig.from_dict(read_json(directory / CONFIG_FILE))
+    if benchmark is not None:
+        config.benchmark = benchmark
     run = build_run(config)
     state = load_checkpoint(directory)
     try:
