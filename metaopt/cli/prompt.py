@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from typing import Any
 
 __all__ = ["add_commands", "cmd_compare"]
@@ -89,6 +90,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
                           f"--pool {cfg.pool_per_class} = {cfg.ways * cfg.pool_per_class})")
     if args.out:
         check_out_file(args.out)
+    check_param_types(cfg.selectors, cfg.selector_params)
     family = get_family(args.family)
     lm = FrozenLM.load(args.model, dtype=args.dtype)
     encoder = SentenceEncoder(args.encoder)
@@ -110,6 +112,29 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(result.table())
         print(f"{result.rows[0]['n_tasks']} tasks, {result.seconds:.0f} s, model {lm.name} ({args.dtype})")
     return 0
+
+
+def check_param_types(selectors: Any, params: dict[str, Any]) -> None:
+    """A ``--param`` value whose type does not fit what a chosen selector takes (its default's type) fails
+    now, naming it, instead of inside the first task after the model loads."""
+    import inspect
+
+    from metaopt.errors import ConfigError
+    from prompting.selectors import SELECTORS
+
+    for name in selectors:
+        for key, parameter in inspect.signature(SELECTORS[name].__init__).parameters.items():
+            if key not in params or parameter.default is inspect.Parameter.empty or parameter.default is None:
+                continue
+            value, default = params[key], parameter.default
+            numeric = isinstance(default, (int, float)) and not isinstance(default, bool)
+            fits = (isinstance(value, bool) if isinstance(default, bool) else
+                    isinstance(value, (int, float)) and not isinstance(value, bool) and
+                    (isinstance(default, float) or isinstance(value, int)) if numeric else
+                    isinstance(value, type(default)))
+            if not fits or (numeric and isinstance(value, float) and not math.isfinite(value)):
+                raise ConfigError(f"--param {key}={value!r}: selector {name} takes {type(default).__name__} values "
+                                  f"(default {default!r})")
 
 
 def _log(args: argparse.Namespace, cfg: Any, result: Any, model: str) -> str:

@@ -181,3 +181,10 @@ def test_json_results_survive_a_failed_rewrite(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="no space left on device"):
         write_json(tmp_path / "results.json", {"a": 2})
     assert json.loads((tmp_path / "results.json").read_text()) == {"a": 1}
+
+
+@pytest.mark.parametrize("param", ["temperature=abc", "steps=2.5", "temperature=Infinity", "k1=true"])
+def test_prompt_param_of_the_wrong_type_fails_before_loading(param, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_cli(["prompt", "compare", "--family", "wordnet", "--no-track", "--param", param], capsys)
+    _one_line(code, err, f"--param {param.split('=')[0]}=")
