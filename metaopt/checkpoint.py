@@ -7,6 +7,8 @@ temporary file first and are renamed into place, so a crash mid-write keeps the 
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 from pathlib import Path
@@ -23,12 +25,30 @@ CONFIG_FILE = "config.json"
 
 
 def save_checkpoint(directory: str | Path, state: dict[str, Any]) -> Path:
+    """Write ``state`` to ``directory/checkpoint.pt`` atomically. A full disk or read-only folder raises
+    ConfigError saying so; the previous checkpoint is kept and no temporary file is left behind."""
     path = Path(directory) / CHECKPOINT_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    # Serialise in memory first: torch.save on a full disk fails with an opaque zip-writer error
+    # ("unexpected pos ..."), while a plain file write raises OSError with the real errno.
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    _write_atomically(path, buffer.getbuffer(), "checkpoint")
     return path
+
+
+def _write_atomically(path: Path, data: bytes | memoryview, what: str) -> None:
+    tmp = path.with_suffix(".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+        kept = " (the previous one is kept)" if path.exists() else ""
+        raise ConfigError(f"cannot write {what} {path}: {reason}{kept}") from None
 
 
 def load_checkpoint(directory: str | Path) -> dict[str, Any]:
@@ -37,17 +57,16 @@ def load_checkpoint(directory: str | Path) -> dict[str, Any]:
         raise ConfigError(f"no checkpoint at {path}")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises several types for corrupt or foreign files
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"unreadable checkpoint {path}: {reason}") from None
+    except Exception:  # torch raises several types for corrupt or foreign files
+        # torch's own first line ("Weights only load failed ... In PyTorch 2.6 ...") suggests a version
+        # problem or unsafe loading; what the user needs is that this file is not a checkpoint we can read.
+        raise ConfigError(f"{path} is not a readable checkpoint (corrupt, truncated, or not written by "
+                          "metaopt); re-run training with --overwrite, or restore the file") from None
 
 
 def write_json(path: str | Path, data: dict[str, Any]) -> None:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    _write_atomically(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode(), path.name)
 
 
 def read_json(path: str | Path) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import torch
 
 from metaopt.algorithms.base import MetaLearner
 from metaopt.errors import ConfigError
+from metaopt.stats import format_ci, mean_ci95
 from metaopt.tasks.base import Task, to_device
 
 __all__ = [
@@ -46,7 +47,7 @@ class EvalResult:
 
     def __str__(self) -> str:
         scale, unit = (100.0, "%") if self.higher_is_better else (1.0, "")
-        text = f"{self.metric} {self.mean * scale:.2f}{unit} ± {self.ci95 * scale:.2f}{unit} ({self.n_tasks} tasks)"
+        text = f"{self.metric} {format_ci(self.mean, self.ci95, scale=scale, unit=unit)} ({self.n_tasks} tasks)"
         if self.diverged:
             text += f"; adaptation diverged on {self.diverged} tasks"
         return text
@@ -55,16 +56,6 @@ class EvalResult:
 # Tasks scored at once by a learner on the batched engine: wide enough to fill the machine, small
 # enough that 20-way Conv4 query sets stay a few hundred MB.
 EVAL_CHUNK = 32
-
-
-def mean_ci95(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and the half-width 1.96 * s / sqrt(n) used by the few-shot literature."""
-    n = len(values)
-    mean = sum(values) / n
-    if n < 2:
-        return mean, float("nan")
-    var = sum((v - mean) ** 2 for v in values) / (n - 1)
-    return mean, 1.96 * math.sqrt(var / n)
 
 
 def metric_name(kind: str) -> str:

@@ -13,12 +13,15 @@ from typing import Any
 
 import torch
 
+from metaopt._fields import check_field_types
 from metaopt.algorithms import LearnerConfig, MetaLearner, build_config, get_learner
 from metaopt.checkpoint import CONFIG_FILE, load_checkpoint, read_json, write_json
 from metaopt.errors import ConfigError
 from metaopt.models import default_model
+from metaopt.tasks._memory import check_shape_fits
 from metaopt.tasks.base import TaskSource
 from metaopt.tasks.benchmarks import get_benchmark
+from metaopt.tasks.custom import source_name
 from metaopt.trainer import MetaTrainer, TrainConfig
 from metaopt.typing import Split, TaskKind
 
@@ -27,8 +30,11 @@ __all__ = ["RunConfig", "Run", "build_run", "new_learner", "load_run", "save_run
 
 @dataclass
 class RunConfig:
+    """``benchmark``: a name (``metaopt list benchmarks``), or your own tasks: a TaskSource, a dict of
+    split -> TaskSource, or ``"package.module:function"`` returning one (see metaopt.tasks.custom)."""
+
     algorithm: str
-    benchmark: str
+    benchmark: str | TaskSource | dict[str, TaskSource]
     ways: int | None = None
     shots: int | None = None
     queries: int | None = None
@@ -37,7 +43,7 @@ class RunConfig:
     data_root: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return dataclasses.asdict(dataclasses.replace(self, benchmark=source_name(self.benchmark)))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunConfig:
@@ -70,7 +76,7 @@ def build_run(config: RunConfig) -> Run:
         )
     learner_config = build_config(config.algorithm, config.learner)
     try:
-        train_config = TrainConfig(**config.train)
+        train_config = TrainConfig(**check_field_types(TrainConfig, config.train, "training option"))
     except TypeError as exc:
         raise ConfigError(f"bad training option: {exc}") from None
     train_config.validate()
@@ -82,6 +88,9 @@ def build_run(config: RunConfig) -> Run:
     if benchmark.kind == "rl" and config.queries is not None:
         raise ConfigError(f"benchmark {config.benchmark!r} is reinforcement learning; --queries does not apply")
     sources = benchmark.sources(ways=ways, shots=shots, queries=queries)
+    # Validation keeps its fixed tasks in memory; a meta-batch is in memory at once.
+    check_shape_fits(max(train_config.meta_batch, train_config.val_tasks), benchmark.kind, ways, shots, queries,
+                     () if benchmark.kind == "rl" else benchmark.input_shape())
     out_features = ways if benchmark.kind == "classification" else 1
     torch.manual_seed(train_config.seed)
     if benchmark.kind == "rl":
@@ -126,12 +135,15 @@ def save_run_config(directory: str | Path, config: RunConfig) -> None:
     write_json(Path(directory) / CONFIG_FILE, config.to_dict())
 
 
-def load_run(directory: str | Path, *, best: bool = True) -> Run:
-    """Rebuild the run saved in ``directory`` and load its (best-validation) weights."""
+def load_run(directory: str | Path, *, best: bool = True, benchmark: Any = None) -> Run:
+    """Rebuild the run saved in ``directory`` and load its (best-validation) weights. ``benchmark``: the
+    TaskSource (or dict of them) a run made from a source object was trained on."""
     directory = Path(directory)
     if not directory.is_dir():
         raise ConfigError(f"checkpoint directory {directory} does not exist")
     config = RunConfig.from_dict(read_json(directory / CONFIG_FILE))
+    if benchmark is not None:
+        config.benchmark = benchmark
     run = build_run(config)
     state = load_checkpoint(directory)
     try:

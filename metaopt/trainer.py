@@ -57,6 +57,8 @@ class TrainConfig:
             raise ConfigError(f"grad_clip must be positive, got {self.grad_clip}")
         if self.patience is not None and self.patience < 1:
             raise ConfigError(f"patience must be a positive integer, got {self.patience}")
+        if not 0 <= self.seed < 2**32:
+            raise ConfigError(f"seed must be an integer from 0 to 2**32 - 1, got {self.seed}")
         from metaopt.engines import resolve_engine_name
 
         resolve_engine_name(self.engine)

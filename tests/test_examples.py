@@ -41,3 +41,14 @@ def test_bayesian_sinusoid_example(tmp_path, run_example):
     summary = json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
     assert 0 <= summary["abml"]["coverage95"] <= 1 and summary["abml"]["interval_width"] > 0
     assert plot.stat().st_size > 10_000
+
+
+def test_custom_tasks_example(tmp_path, run_example):
+    out = run_example("custom_tasks.py", "--iterations", "4", "--tasks", "6", "--trials", "1", "--out", str(tmp_path),
+                      "--no-progress")
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["blobs"]["metric"] == "accuracy" and 0 <= summary["blobs"]["mean"] <= 1
+    assert summary["quadratics"]["metric"] == "mse" and summary["quadratics"]["mean"] > 0
+    assert summary["tuned"]["trials"] == 1 and summary["tuned"]["test_mean"] > 0
+    saved = json.loads((tmp_path / "quadratics" / "config.json").read_text())
+    assert saved["benchmark"] == "custom:Quadratics"

@@ -25,7 +25,7 @@ def test_mean_ci95_matches_the_textbook_formula():
     values = [0.0, 1.0, 1.0, 0.0, 1.0]
     mean, ci = mean_ci95(values)
     assert mean == pytest.approx(0.6)
-    assert ci == pytest.approx(1.96 * math.sqrt(0.3 / 5))
+    assert ci == pytest.approx(2.776445 * math.sqrt(0.3 / 5))  # t(0.975, 4 degrees of freedom), not 1.96
 
 
 def test_validation_history_and_checkpoint(tmp_path):
@@ -77,7 +77,7 @@ def test_checkpoints_never_unpickle_arbitrary_objects(tmp_path):
 
     with open(tmp_path / "checkpoint.pt", "wb") as fh:
         pickle.dump({"x": Evil()}, fh)
-    with pytest.raises(ConfigError, match="unreadable checkpoint"):
+    with pytest.raises(ConfigError, match="not a readable checkpoint"):
         load_checkpoint(tmp_path)
 
 

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from metaopt._fields import check_field_types
 from metaopt.errors import ConfigError
 from metaopt.tasks.base import Task
 from metaopt.typing import TaskKind
@@ -208,6 +209,6 @@ def build_config(name: str, values: dict[str, Any] | None = None) -> LearnerConf
     for key in values:
         if key not in known:
             raise ConfigError(f"{name} has no hyperparameter {key!r}; it has {', '.join(known) or 'none'}")
-    config = cls(**values)
+    config = cls(**check_field_types(cls, values, name))
     config.validate()
     return config

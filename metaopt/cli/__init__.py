@@ -56,6 +56,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.handler(args)
     except ConfigError as exc:
         fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    except OSError as exc:
+        if exc.filename is None or not exc.strerror:  # not about a file the user named: a bug, keep its traceback
+            raise
+        fail(f"{exc.filename}: {exc.strerror.lower()}")
+    except MemoryError:
+        fail("out of memory: choose smaller sizes (--ways, --shots, --queries, --meta-batch, --tasks)")
     except KeyboardInterrupt:
         sys.stderr.write("metaopt: interrupted; finished work is in the last checkpoint, re-run to resume\n")
         return 130

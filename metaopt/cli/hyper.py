@@ -6,10 +6,11 @@ Only argparse-level imports at top level; torch and mlflow load inside the handl
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from typing import Any
 
-from metaopt.cli._args import positive_float, positive_int, print_json
+from metaopt.cli._args import check_tracking, finite_float, positive_float, positive_int, print_json, seed_int
 from metaopt.errors import ConfigError
 
 __all__ = ["add_commands", "cmd_hyper"]
@@ -39,13 +40,33 @@ def bounds(text: str) -> tuple[float, float]:
     try:
         if not sep:
             raise ValueError
-        return float(low), float(high)
+        values = float(low), float(high)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected LOW,HIGH (two numbers), got {text!r}") from None
+    if not all(math.isfinite(v) for v in values):
+        raise argparse.ArgumentTypeError(f"expected LOW,HIGH (two finite numbers), got {text!r}")
+    return values
+
+
+def weight_decay(text: str) -> float:
+    value = finite_float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a weight decay >= 0, got {text}")
+    return value
+
+
+def momentum(text: str) -> float:
+    value = finite_float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a momentum in [0, 1), got {text}")
+    return value
 
 
 def names(text: str) -> tuple[str, ...]:
-    return tuple(part.strip().replace("-", "_") for part in text.split(",") if part.strip())
+    found = tuple(part.strip().replace("-", "_") for part in text.split(",") if part.strip())
+    if not found:
+        raise argparse.ArgumentTypeError(f"expected comma-separated names, got {text!r}")
+    return found
 
 
 def add_commands(sub: Any) -> None:
@@ -64,9 +85,9 @@ def add_commands(sub: Any) -> None:
     g.add_argument("--lr", type=positive_float, help="initial learning rate (default 0.05; HD-Adam 1e-3; inner: "
                    "the algorithm's inner_lr)")
     g.add_argument("--lr-bounds", type=bounds, help="LOW,HIGH for the learned rate (LOW > 0)")
-    g.add_argument("--weight-decay", type=float, help="initial weight decay (default 1e-4; inner: not learned)")
+    g.add_argument("--weight-decay", type=weight_decay, help="initial weight decay (default 1e-4; inner: not learned)")
     g.add_argument("--weight-decay-bounds", type=bounds, help="LOW,HIGH for learned weight decay (LOW > 0)")
-    g.add_argument("--momentum", type=float, help="initial momentum (default 0.5 unrolled, 0.9 ift, 0 hd)")
+    g.add_argument("--momentum", type=momentum, help="initial momentum (default 0.5 unrolled, 0.9 ift, 0 hd)")
     g.add_argument("--momentum-bounds", type=bounds, help="LOW,HIGH within [0, 1)")
     g.add_argument("--learn", type=names, help="comma list: unrolled any of lr,weight_decay,momentum (default all); "
                    "inner lr plus optionally momentum,weight_decay (default lr)")
@@ -91,7 +112,7 @@ def add_commands(sub: Any) -> None:
     g.add_argument("--outer-lr", type=positive_float, help="outer learning rate (default: the algorithm's)")
     g.add_argument("--test-tasks", type=positive_int, default=200, help="fixed meta-test tasks (200)")
     g = p.add_argument_group("output")
-    g.add_argument("--seed", type=int, default=0, help="seed for data split, initialisation and batches (0)")
+    g.add_argument("--seed", type=seed_int, default=0, help="seed for data split, initialisation and batches (0)")
     g.add_argument("--experiment", default="metaopt-hyper", help="MLflow experiment (metaopt-hyper)")
     g.add_argument("--tracking-uri", help="MLflow store (default $MLFLOW_TRACKING_URI or sqlite:///mlflow.db)")
     g.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
@@ -164,6 +185,8 @@ def _meta(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
 
 
 def cmd_hyper(args: argparse.Namespace) -> int:
+    if not args.no_mlflow:
+        check_tracking(args.tracking_uri)
     import torch
 
     torch.manual_seed(args.seed)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from typing import Any
 
 __all__ = ["add_commands", "cmd_compare"]
@@ -42,7 +43,7 @@ def add_commands(sub: Any) -> None:
     c.add_argument("--family", required=True, help="task family: wordnet, fortunes, chatterbot or hf:NAME")
     c.add_argument("--selectors", type=csv_of(str), default=("zero", "random", "knn", "bm25", "learned", "meta"),
                    help="comma-separated (default zero,random,knn,bm25,learned,meta)")
-    c.add_argument("--shots", type=csv_of(int), default=(1, 2, 4, 8), help="k values (default 1,2,4,8)")
+    c.add_argument("--shots", type=csv_of(positive_int), default=(1, 2, 4, 8), help="k values (default 1,2,4,8)")
     c.add_argument("--tasks", type=positive_int, default=2, help="held-out tasks per seed (default 2)")
     add_task_args(c)
     c.add_argument("--split", choices=["test", "val"], default="test",
@@ -69,17 +70,27 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     import torch
 
-    from metaopt.cli._args import print_json
+    from metaopt.cli._args import check_out_file, check_tracking, print_json
+    from metaopt.errors import ConfigError
     from prompting.compare import CompareConfig, compare
     from prompting.encoder import SentenceEncoder
     from prompting.lm import FrozenLM
     from prompting.tasks import get_family
 
+    if not args.no_track:
+        check_tracking(args.tracking_uri)
     torch.set_num_threads(1)
     cfg = CompareConfig(args.family, tuple(args.selectors), tuple(args.shots), args.tasks,
                         tuple(range(args.seed, args.seed + args.seeds)), args.ways, args.pool, args.queries,
                         dict(args.param), not args.no_protonet, split=args.split)
     cfg.validate()  # before the slow loads
+    biggest = max(cfg.shots)
+    if biggest > cfg.ways * cfg.pool_per_class:
+        raise ConfigError(f"--shots {biggest}: more examples than a task's pool holds (--ways {cfg.ways} x "
+                          f"--pool {cfg.pool_per_class} = {cfg.ways * cfg.pool_per_class})")
+    if args.out:
+        check_out_file(args.out)
+    check_param_types(cfg.selectors, cfg.selector_params)
     family = get_family(args.family)
     lm = FrozenLM.load(args.model, dtype=args.dtype)
     encoder = SentenceEncoder(args.encoder)
@@ -101,6 +112,29 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(result.table())
         print(f"{result.rows[0]['n_tasks']} tasks, {result.seconds:.0f} s, model {lm.name} ({args.dtype})")
     return 0
+
+
+def check_param_types(selectors: Any, params: dict[str, Any]) -> None:
+    """A ``--param`` value whose type does not fit what a chosen selector takes (its default's type) fails
+    now, naming it, instead of inside the first task after the model loads."""
+    import inspect
+
+    from metaopt.errors import ConfigError
+    from prompting.selectors import SELECTORS
+
+    for name in selectors:
+        for key, parameter in inspect.signature(SELECTORS[name].__init__).parameters.items():
+            if key not in params or parameter.default is inspect.Parameter.empty or parameter.default is None:
+                continue
+            value, default = params[key], parameter.default
+            numeric = isinstance(default, (int, float)) and not isinstance(default, bool)
+            fits = (isinstance(value, bool) if isinstance(default, bool) else
+                    isinstance(value, (int, float)) and not isinstance(value, bool) and
+                    (isinstance(default, float) or isinstance(value, int)) if numeric else
+                    isinstance(value, type(default)))
+            if not fits or (numeric and isinstance(value, float) and not math.isfinite(value)):
+                raise ConfigError(f"--param {key}={value!r}: selector {name} takes {type(default).__name__} values "
+                                  f"(default {default!r})")
 
 
 def _log(args: argparse.Namespace, cfg: Any, result: Any, model: str) -> str:

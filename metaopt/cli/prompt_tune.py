@@ -73,7 +73,8 @@ def add_tune(psub: Any) -> None:
 def cmd_tune(args: argparse.Namespace) -> int:
     import torch
 
-    from metaopt.cli._args import print_json
+    from metaopt.cli._args import check_tracking, print_json
+    from metaopt.stats import format_ci
     from metaopt.tuning import open_storage
     from prompting.encoder import SentenceEncoder
     from prompting.lm import FrozenLM
@@ -91,6 +92,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     cfg.validate()
+    check_tracking(args.tracking_uri)
     open_storage(cfg.storage)  # before the slow loads: bad storage, family or model fail fast
     family = get_family(args.family)
     lm = FrozenLM.load(args.model, dtype=args.dtype)
@@ -100,14 +102,16 @@ def cmd_tune(args: argparse.Namespace) -> int:
     print(f"study {summary['study']}: {summary['trials']} trials ({states['complete']} complete, "
           f"{states['pruned']} pruned, {states['fail']} failed), {summary['val_tasks']} validation tasks each")
     if summary["best_trial"] is not None:
+        pct = {"scale": 100.0, "unit": "%", "digits": 1}
         print(f"best: trial {summary['best_trial']} {summary['params']}: validation accuracy "
-              f"{100 * summary['best_val']:.1f}% ± {100 * summary['best_val_ci95']:.1f}")
-        print(f"test accuracy: {100 * summary['test_mean']:.1f}% ± {100 * summary['test_ci95']:.1f} "
+              f"{format_ci(summary['best_val'], summary['best_val_ci95'], **pct)}")
+        print(f"test accuracy: {format_ci(summary['test_mean'], summary['test_ci95'], **pct)} "
               f"({summary['test_tasks']} tasks)")
         if "default_test_mean" in summary:
-            print(f"defaults {summary['default_params']}: {100 * summary['default_test_mean']:.1f}% ± "
-                  f"{100 * summary['default_test_ci95']:.1f} (same tasks); gain {100 * summary['gain_mean']:+.1f} ± "
-                  f"{100 * summary['gain_ci95']:.1f} points, paired by task")
+            print(f"defaults {summary['default_params']}: "
+                  f"{format_ci(summary['default_test_mean'], summary['default_test_ci95'], **pct)} (same tasks); "
+                  f"gain {format_ci(summary['gain_mean'], summary['gain_ci95'], scale=100.0, digits=1)} points, "
+                  "paired by task")
     if args.json:
         print_json(summary)
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 __all__ = ["add_commands", "cmd_report", "DEFAULT_STORAGE"]
@@ -40,11 +41,22 @@ def add_commands(sub: Any) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from metaopt.cli._args import print_json
+    from metaopt.cli._args import check_tracking, print_json
+    from metaopt.errors import ConfigError
     from metaopt.tracking._report import open_study, write_report
 
+    target = Path(args.out)
+    if target.is_dir():
+        raise ConfigError(f"--out {target} is a folder; give the report's file name, e.g. {target / 'report.html'}")
+    if not args.no_mlflow:
+        check_tracking(args.tracking_uri)
     study = open_study(args.storage, args.study)
-    out = write_report(study, args.out)
+    if not study.trials:
+        raise ConfigError(f"study {study.study_name!r} in {args.storage} has no trials yet; nothing to report")
+    try:
+        out = write_report(study, target)
+    except OSError as exc:
+        raise ConfigError(f"cannot write --out {target}: {exc.strerror or exc}") from None
     summary: dict[str, Any] = {"study": study.study_name, "out": str(out), "trials": len(study.trials),
                                "mlflow_run_id": None}
     parent = study.user_attrs.get("mlflow_parent_run_id")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from metaopt.cli._args import positive_int
+from metaopt.cli._args import positive_int, seed_int
 
 __all__ = ["add_commands"]
 
@@ -36,7 +36,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--baselines", default=None,
                    help="comma-separated: ucb1,thompson,random for bandits (default all three); random,search for "
                    "grid worlds (default both)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the baselines' own random choices (default 0)")
+    p.add_argument("--seed", type=seed_int, default=0, help="seed of the baselines' own random choices (default 0)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
     p.set_defaults(handler=cmd_rl_compare)
@@ -47,6 +47,7 @@ def cmd_rl_compare(args: argparse.Namespace) -> int:
 
     from metaopt.cli._args import elapsed, print_json
     from metaopt.rl_compare import compare
+    from metaopt.stats import format_ci
 
     torch.set_num_threads(1)
     import time
@@ -59,7 +60,7 @@ def cmd_rl_compare(args: argparse.Namespace) -> int:
     print(f"{args.benchmark} k/side={table['ways']} horizon={table['shots']}, {table['tasks']} fixed test tasks, "
           f"oracle return {table['oracle_return']:.2f}")
     for name, row in table["results"].items():
-        print(f"{name:<{width}}  regret {row['mean']:.2f} ± {row['ci95']:.2f}   return {row['return']:.2f}")
+        print(f"{name:<{width}}  regret {format_ci(row['mean'], row['ci95'])}   return {row['return']:.2f}")
     if args.json:
         print_json({**table, "seconds": elapsed(start)})
     return 0

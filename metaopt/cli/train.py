@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import time
@@ -11,16 +12,18 @@ from pathlib import Path
 from metaopt.cli._args import (
     DEVICE_HELP,
     ENGINE_HELP,
+    check_tracking,
     elapsed,
     fail,
     key_value,
     positive_float,
     positive_int,
     print_json,
+    seed_int,
 )
 from metaopt.errors import ConfigError
 
-__all__ = ["add_commands", "cmd_train", "default_out"]
+__all__ = ["add_commands", "cmd_train", "default_out", "check_out_dir"]
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -53,7 +56,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--val-every", type=positive_int, help="validate every N iterations (default 100)")
     g.add_argument("--val-tasks", type=positive_int, help="fixed validation tasks (default 100)")
     g.add_argument("--patience", type=positive_int, help="stop after this many validations without improvement")
-    g.add_argument("--seed", type=int, default=0, help="seed for initialisation and task sampling (default 0)")
+    g.add_argument("--seed", type=seed_int, default=0, help="seed for initialisation and task sampling (default 0)")
     g.add_argument("--device", help=DEVICE_HELP)
     g.add_argument("--engine", choices=["auto", "batched", "higher"], help=ENGINE_HELP)
     g = p.add_argument_group("output")
@@ -96,10 +99,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     from metaopt.trainer import TrainingDiverged
 
     start = time.perf_counter()
+    track = bool(args.track or args.tracking_uri or args.experiment or args.register_model)
+    if track:
+        check_tracking(args.tracking_uri)
     run = build_run(_run_config(args))
     cfg = run.config
     out = Path(args.out) if args.out else default_out(cfg.algorithm, cfg.benchmark, cfg.ways, cfg.shots,
                                                       run.train_config.seed)
+    check_out_dir(out)
     if (out / CONFIG_FILE).exists():
         if args.overwrite:
             shutil.rmtree(out)
@@ -117,7 +124,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     save_run_config(out, cfg)
     from metaopt.tracking._train import train_tracking
 
-    track = bool(args.track or args.tracking_uri or args.experiment or args.register_model)
     with train_tracking(cfg, out, enabled=track, tracking_uri=args.tracking_uri, experiment=args.experiment,
                         register=args.register_model) as tracking:
         trainer = run.trainer(out, progress=not args.no_progress, callbacks=tracking.callbacks, device=args.device)
@@ -146,6 +152,18 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.json:
         print_json(summary)
     return 0
+
+
+def check_out_dir(out: Path) -> None:
+    """Refuse, in one line, a run directory that is a file or cannot be created or written to."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file, not a run directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--out {out}: cannot create it ({exc.strerror or exc})") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ConfigError(f"--out {out}: not writable")
 
 
 def default_out(algorithm: str, benchmark: str, ways: int | None, shots: int, seed: int) -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from metaopt.cli._args import DEVICE_HELP, ENGINE_HELP, positive_float, positive_int
+from metaopt.cli._args import DEVICE_HELP, ENGINE_HELP, check_tracking, positive_float, positive_int, seed_int
 
 __all__ = ["add_commands", "cmd_tune"]
 
@@ -62,7 +62,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--objectives", type=_names, default=[], metavar="SCORE[,time]",
                    help="accuracy (classification) or mse (regression), optionally ,time (seconds per "
                    "meta-iteration) for a Pareto front")
-    g.add_argument("--seed", type=int, default=0, help="seed of the sampler and of every trial's training")
+    g.add_argument("--seed", type=seed_int, default=0, help="seed of the sampler and of every trial's training")
     g = p.add_argument_group("where")
     g.add_argument("--storage", help="SQLAlchemy URL or journal:PATH (default sqlite:///optuna.db)")
     g.add_argument("--study", help="study name (default tune-BENCH-NwKs); also the MLflow experiment")
@@ -83,11 +83,13 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
     if args.trials is None and args.timeout is None:
         raise ConfigError("give a budget: --trials N or --timeout SECONDS")
+    check_tracking(args.tracking_uri)
     heartbeat = os.environ.get("METAOPT_TUNE_HEARTBEAT", "10")
     if not heartbeat.isdigit() or int(heartbeat) < 1:
         raise ConfigError(f"METAOPT_TUNE_HEARTBEAT must be a positive integer, got {heartbeat!r}")
     import optuna
 
+    from metaopt.stats import format_ci
     from metaopt.tuning import TuneConfig, tune
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -109,8 +111,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
     if summary["best_trial"] is not None:
         scale, unit = (100.0, "%") if summary["metric"] == "accuracy" else (1.0, "")
         print(f"best: trial {summary['best_trial']} ({summary['algorithm']}) {summary['params']}")
-        print(f"test {summary['metric']}: {summary['test_mean'] * scale:.2f}{unit} ± "
-              f"{summary['test_ci95'] * scale:.2f}{unit} ({summary['test_tasks']} tasks)")
+        test = format_ci(summary["test_mean"], summary["test_ci95"], scale=scale, unit=unit)
+        print(f"test {summary['metric']}: {test} ({summary['test_tasks']} tasks)")
     for point in summary.get("pareto_front", []):
         print(f"pareto: trial {point['number']} ({point['algorithm']}) values {point['values']}")
     if args.json:

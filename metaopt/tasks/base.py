@@ -124,5 +124,14 @@ class TaskSource(ABC):
     def sample(self, rng: np.random.Generator) -> Task: ...
 
     def fixed_tasks(self, n: int, seed: int) -> list[Task]:
-        """The same ``n`` tasks for a given seed, so every algorithm is scored on identical tasks."""
-        return [self.sample(task_rng(seed, 7919, i)) for i in range(n)]
+        """The same ``n`` tasks for a given seed, so every algorithm is scored on identical tasks.
+        ConfigError if ``n`` tasks like the first cannot fit in memory (they are all kept)."""
+        if n < 1:
+            return []
+        first = self.sample(task_rng(seed, 7919, 0))
+        if isinstance(first, Task):
+            from metaopt.tasks._memory import check_episodes_fit
+
+            tensors = (first.support_x, first.support_y, first.query_x, first.query_y)
+            check_episodes_fit(n, sum(t.nelement() * t.element_size() for t in tensors), f"{n} tasks")
+        return [first] + [self.sample(task_rng(seed, 7919, i)) for i in range(1, n)]

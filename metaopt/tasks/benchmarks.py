@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from metaopt.errors import ConfigError
 from metaopt.tasks.base import ClassDataset, ClassSplits, TaskSource
+from metaopt.tasks.custom import SourceBenchmark, is_source_name, source_benchmark
 from metaopt.typing import Split, TaskKind
 
 __all__ = ["Benchmark", "get_benchmark", "available_benchmarks", "BENCHMARK_HELP"]
@@ -140,8 +142,11 @@ def available_benchmarks() -> list[str]:
     return list(BENCHMARK_HELP)
 
 
-def get_benchmark(name: str, *, data_root: str | None = None) -> Benchmark:
-    """Look up a benchmark by name; unknown names raise a one-line ConfigError."""
+def get_benchmark(name: Any, *, data_root: str | None = None) -> Benchmark | SourceBenchmark:
+    """Look up a benchmark by name; unknown names raise a one-line ConfigError. Your own tasks: a TaskSource,
+    a dict of split -> TaskSource, or ``"package.module:function"`` returning one (metaopt.tasks.custom)."""
+    if not isinstance(name, str) or is_source_name(name):
+        return source_benchmark(name)
     if name == "sinusoid":
         return _sinusoid()
     if name == "glyphs":

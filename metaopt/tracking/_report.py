@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from metaopt.errors import ConfigError
+from metaopt.stats import format_ci
 
 __all__ = ["open_study", "build_report", "write_report", "report_figures"]
 
@@ -202,7 +203,7 @@ def _summary_rows(study: Any) -> list[tuple[str, str]]:
     if "best_test_mean" in attrs:
         ci = attrs.get("best_test_ci95")
         rows.append((f"best trial on meta-test ({_metric(study)})",
-                     f"{attrs['best_test_mean']:.4f} ± {ci if ci is not None else float('nan'):.4f} "
+                     f"{format_ci(attrs['best_test_mean'], ci, digits=4)} "
                      f"(trial {attrs.get('best_trial')}, {attrs.get('best_test_tasks', '?')} tasks)"))
     return rows
 
@@ -213,7 +214,7 @@ def _trials_table(study: Any) -> str:
     for t in study.trials:
         ua = t.user_attrs
         value = ", ".join(f"{v:.4g}" for v in t.values) if t.values else ""
-        val = f"{ua['val_mean']:.4f} ± {ua.get('val_ci95') or 0:.4f}" if ua.get("val_mean") is not None else ""
+        val = format_ci(ua["val_mean"], ua.get("val_ci95"), digits=4) if ua.get("val_mean") is not None else ""
         cells = [t.number, t.state.name.lower(), ua.get("algorithm") or t.params.get("algorithm", ""), value, val,
                  ua.get("iterations_run", ""), ua.get("pruned_at", ""), ua.get("fail_reason", "")]
         body.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
