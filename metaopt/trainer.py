@@ -20,7 +20,8 @@ from metaopt.evaluation import EvalResult, evaluate_tasks
 from metaopt.tasks.base import Task, TaskSource, task_rng, to_device
 from metaopt.typing import Split
 
-__all__ = ["TrainConfig", "TrainState", "TrainResult", "MetaTrainer", "TrainingDiverged", "VAL_SEED", "TEST_SEED"]
+__all__ = ["TrainConfig", "TrainState", "TrainResult", "MetaTrainer", "TrainingDiverged", "VAL_SEED", "TEST_SEED",
+           "progress_postfix"]
 
 # Validation and test task sets depend on these constants only, never on the run's seed, so every
 # algorithm and every seed is scored on identical tasks.
@@ -70,6 +71,17 @@ class TrainState:
 class TrainResult:
     state: TrainState
     last_validation: EvalResult | None
+
+
+def progress_postfix(metrics: dict[str, float], state: TrainState) -> dict[str, str]:
+    """What the training bar shows beside the count: this iteration's meta-loss, the last validation score
+    and the best one with its iteration (from the start of the run, resumes included)."""
+    shown = {"meta_loss": f"{metrics['meta_loss']:.4f}"}
+    if state.history:
+        shown["val"] = f"{state.history[-1]['val']:.4f}"
+    if state.best is not None:
+        shown["best"] = f"{state.best:.4f}@{state.best_iteration}"
+    return shown
 
 
 class MetaTrainer:
@@ -199,12 +211,12 @@ class MetaTrainer:
                 self.state.iteration = it + 1
                 for cb in self.callbacks:
                     cb.on_iteration_end(self, it + 1, metrics)
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(meta_loss=f"{metrics['meta_loss']:.4f}")
                 self.state.train_seconds += time.perf_counter() - started
                 if (it + 1) % cfg.val_every == 0 or it + 1 == cfg.iterations:
                     last = self._validate(metrics)
+                if bar is not None:
+                    bar.set_postfix(progress_postfix(metrics, self.state), refresh=False)
+                    bar.update(1)
         finally:
             if bar is not None:
                 bar.close()
