@@ -108,7 +108,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     import time
 
     from metaopt.errors import ConfigError
-    from metaopt.tracking._runs import resolve_tracking_uri
+    from metaopt.tracking._runs import mlflow_ui_url, resolve_tracking_uri
     from metaopt.tracking._server import HOST, start_mlflow_server, start_optuna_dashboard, wait_http
 
     uri = resolve_tracking_uri(args.tracking_uri)
@@ -134,7 +134,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
             urls["optuna_dashboard"] = servers[-1].url
         for server in servers:
             wait_http(f"{server.url}/health" if server.name == "mlflow server" else server.url, server, 300)
-        print(f"MLflow UI:        {urls['mlflow']}", flush=True)
+        print(f"MLflow UI:        {mlflow_ui_url(urls['mlflow'], uri)}", flush=True)
         if "optuna_dashboard" in urls:
             print(f"optuna-dashboard: {urls['optuna_dashboard']}", flush=True)
         print("Ctrl-C stops both.", flush=True)
