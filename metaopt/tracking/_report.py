@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from metaopt.errors import ConfigError
+from metaopt.tracking._quiet import optuna_quiet
 
 __all__ = ["open_study", "build_report", "write_report", "report_figures"]
 
@@ -183,7 +184,8 @@ def _complete_by_algorithm(study: Any) -> dict[str, Any]:
         groups.setdefault(str(t.user_attrs.get("algorithm") or t.params.get("algorithm", "?")), []).append(t)
     subs = {}
     for algo, trials in sorted(groups.items()):
-        sub = optuna.create_study(directions=[d.name.lower() for d in study.directions])
+        with optuna_quiet():  # throwaway studies: no "A new study created in memory" on the terminal
+            sub = optuna.create_study(directions=[d.name.lower() for d in study.directions])
         sub.add_trials(trials)
         subs[algo] = sub
     return subs
