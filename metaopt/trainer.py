@@ -21,7 +21,8 @@ from metaopt.tasks.base import Task, TaskSource, task_rng, to_device
 from metaopt.train_state import TrainResult, TrainState
 from metaopt.typing import Split
 
-__all__ = ["TrainConfig", "TrainState", "TrainResult", "MetaTrainer", "TrainingDiverged", "VAL_SEED", "TEST_SEED"]
+__all__ = ["TrainConfig", "TrainState", "TrainResult", "MetaTrainer", "TrainingDiverged", "VAL_SEED", "TEST_SEED",
+           "progress_postfix"]
 
 # Validation and test task sets depend on these constants only, never on the run's seed, so every
 # algorithm and every seed is scored on identical tasks.
@@ -62,6 +63,17 @@ class TrainConfig:
         from metaopt.engines import resolve_engine_name
 
         resolve_engine_name(self.engine)
+
+
+def progress_postfix(metrics: dict[str, float], state: TrainState) -> dict[str, str]:
+    """What the training bar shows beside the count: this iteration's meta-loss, the last validation score
+    and the best one with its iteration (from the start of the run, resumes included)."""
+    shown = {"meta_loss": f"{metrics['meta_loss']:.4f}"}
+    if state.history:
+        shown["val"] = f"{state.history[-1]['val']:.4f}"
+    if state.best is not None:
+        shown["best"] = f"{state.best:.4f}@{state.best_iteration}"
+    return shown
 
 
 class MetaTrainer:
@@ -196,12 +208,12 @@ class MetaTrainer:
                 self.state.iteration = it + 1
                 for cb in self.callbacks:
                     cb.on_iteration_end(self, it + 1, metrics)
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(meta_loss=f"{metrics['meta_loss']:.4f}")
                 self.state.train_seconds += time.perf_counter() - started
                 if (it + 1) % cfg.val_every == 0 or it + 1 == cfg.iterations:
                     last = self._validate(metrics)
+                if bar is not None:
+                    bar.set_postfix(progress_postfix(metrics, self.state), refresh=False)
+                    bar.update(1)
         finally:
             if bar is not None:
                 bar.close()

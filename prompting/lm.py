@@ -61,21 +61,15 @@ class FrozenLM:
         if dtype not in ("float32", "bfloat16"):
             raise ConfigError(f"dtype must be float32 or bfloat16, got {dtype!r}")
         require("transformers", "metaopt[llm]")
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
+        torch_dtype = getattr(torch, dtype)
         if name_or_path in (None, DEFAULT_MODEL):
-            folder = _converted_gguf(smollm2_gguf())
+            model, tokenizer = _load_gguf(smollm2_gguf(), torch_dtype)
         elif str(name_or_path).endswith(".gguf"):
             if not Path(name_or_path).exists():
                 raise ConfigError(f"GGUF file {name_or_path} does not exist")
-            folder = _converted_gguf(Path(name_or_path))
+            model, tokenizer = _load_gguf(Path(name_or_path), torch_dtype)
         else:
-            folder = name_or_path
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(folder)
-            model = AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, dtype))
-        except OSError as exc:
-            raise ConfigError(f"could not load causal LM {name_or_path!r}: {str(exc).splitlines()[0]}") from exc
+            model, tokenizer = _load_pretrained(name_or_path, torch_dtype)
         return cls(model, tokenizer, batch_size=batch_size, name=str(name_or_path or DEFAULT_MODEL))
 
     def _ids(self, text: str, special: bool) -> list[int]:
@@ -150,18 +144,29 @@ class FrozenLM:
         return self.label_logprobs(prompts, continuations).argmax(-1)
 
 
-def _converted_gguf(gguf: Path) -> Path:
-    """De-quantise a GGUF once and keep it as safetensors under the cache; later loads skip the conversion."""
+def _load_pretrained(folder: str | Path, dtype: torch.dtype, **kwargs: Any) -> tuple[Any, Any]:
+    """Model and tokenizer from a hub name or folder (``gguf_file=`` for a GGUF); a one-line error if absent."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, **kwargs)
+    except OSError as exc:
+        raise ConfigError(f"could not load causal LM {str(folder)!r}: {str(exc).splitlines()[0]}") from exc
+    return model, tokenizer
+
+
+def _load_gguf(gguf: Path, dtype: torch.dtype) -> tuple[Any, Any]:
+    """A GGUF's model, de-quantised once and kept as safetensors under the cache, so later loads read plain
+    weights. The first load converts and returns the converted model itself: the weights are read once."""
     folder = cache_root() / (gguf.stem.lower() + "-f32")
     if (folder / "model.safetensors").exists() and (folder / "config.json").exists():
-        return folder
+        return _load_pretrained(folder, dtype)
     require("gguf", "metaopt[llm]")
     require("accelerate", "metaopt[llm]")
     from safetensors.torch import save_model
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    model, tokenizer = _load_pretrained(gguf.parent, torch.float32, gguf_file=gguf.name)
     config = model.config
     if hasattr(config, "quantization_config"):  # the weights are plain float32 now
         del config.quantization_config
@@ -173,5 +178,4 @@ def _converted_gguf(gguf: Path) -> Path:
     save_model(model, str(tmp / "model.safetensors"))  # save_model copes with the tied embedding
     shutil.rmtree(folder, ignore_errors=True)
     tmp.rename(folder)  # a crash mid-write leaves only the .partial folder
-    return folder
-
+    return model.to(dtype), tokenizer

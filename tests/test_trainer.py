@@ -112,3 +112,13 @@ def test_training_time_adds_up_across_a_resume(tmp_path):
     second = _run(iterations=10).trainer(tmp_path, progress=False)
     second.fit()
     assert second.state.iteration == 10 and second.state.train_seconds > spent
+
+
+def test_progress_bar_shows_last_and_best_validation(capsys):
+    trainer = _run(iterations=10, val_every=5).trainer(progress=True)
+    trainer.fit()
+    final = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
+    state = trainer.state
+    assert "10/10" in final
+    assert f"val={state.history[-1]['val']:.4f}" in final
+    assert f"best={state.best:.4f}@{state.best_iteration}" in final

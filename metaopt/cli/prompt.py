@@ -67,10 +67,11 @@ def add_commands(sub: Any) -> None:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     import json
+    import time
 
     import torch
 
-    from metaopt.cli._args import check_out_file, check_tracking, print_json
+    from metaopt.cli._args import check_out_file, check_tracking, elapsed, print_json
     from metaopt.errors import ConfigError
     from prompting.compare import CompareConfig, compare
     from prompting.encoder import SentenceEncoder
@@ -79,6 +80,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     if not args.no_track:
         check_tracking(args.tracking_uri)
+    started = time.perf_counter()
     torch.set_num_threads(1)
     cfg = CompareConfig(args.family, tuple(args.selectors), tuple(args.shots), args.tasks,
                         tuple(range(args.seed, args.seed + args.seeds)), args.ways, args.pool, args.queries,
@@ -105,12 +107,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
     out = {**result.to_dict(), "model": lm.name, "dtype": args.dtype}
     if not args.no_track:
         out["mlflow_run_id"] = _log(args, cfg, result, lm.name)
+    # the whole command: loading the LM and the encoder can take longer than the comparison itself
+    out["total_seconds"] = elapsed(started)
     if args.json:
         out.pop("per_task")
         print_json(out)
     else:
         print(result.table())
-        print(f"{result.rows[0]['n_tasks']} tasks, {result.seconds:.0f} s, model {lm.name} ({args.dtype})")
+        print(f"{result.rows[0]['n_tasks']} tasks, {out['total_seconds']:.0f} s in all ({result.seconds:.0f} s "
+              f"comparing, the rest loading and logging), model {lm.name} ({args.dtype})")
     return 0
 
 

@@ -56,7 +56,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     import time
 
     from metaopt.errors import ConfigError
-    from metaopt.tracking._runs import resolve_tracking_uri
+    from metaopt.tracking._runs import mlflow_ui_url, resolve_tracking_uri
     from metaopt.tracking._server import HOST, start_mlflow_server, start_optuna_dashboard, wait_http
 
     check_tracking(args.tracking_uri)
@@ -91,7 +91,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
             except (RuntimeError, TimeoutError) as exc:
                 why = last_error_line(server.tail(50)) or str(exc).splitlines()[0]
                 raise ConfigError(f"{server.name} did not start (exit code {server.process.poll()}): {why}") from None
-        print(f"MLflow UI:        {urls['mlflow']}", flush=True)
+        print(f"MLflow UI:        {mlflow_ui_url(urls['mlflow'], uri)}", flush=True)
         if "optuna_dashboard" in urls:
             print(f"optuna-dashboard: {urls['optuna_dashboard']}", flush=True)
         print("Ctrl-C stops both.", flush=True)

@@ -117,8 +117,11 @@ def _display_name(key: str) -> str:
     return "_".join(word.capitalize() for word in key.split())
 
 
-def discover_alphabets(files: list[str]) -> list[Alphabet]:
-    """Alphabets with at least MIN_LETTERS letters, sorted by name; deterministic for a file list."""
+def discover_alphabets(files: list[str], *, progress: bool = False) -> list[Alphabet]:
+    """Alphabets with at least MIN_LETTERS letters, sorted by name; deterministic for a file list.
+    Reading every font's character map takes seconds for the full Noto set: ``progress`` shows a bar."""
+    from tqdm.auto import tqdm
+
     groups: dict[str, list[str]] = defaultdict(list)
     for path in files:
         if not _SKIP_FAMILY.search(family_of(path)):
@@ -126,10 +129,12 @@ def discover_alphabets(files: list[str]) -> list[Alphabet]:
     coverage: dict[str, frozenset[int]] = {}
     letters: dict[str, set[int]] = defaultdict(set)
     fonts: dict[str, list[str]] = defaultdict(list)
+    bar = tqdm(total=sum(map(len, groups.values())), desc="reading Noto fonts", unit="font", disable=not progress)
     for group, paths in sorted(groups.items()):
         by_key: dict[str, set[int]] = defaultdict(set)
         for path in paths:
             coverage[path] = _cmap(path)
+            bar.update(1)
             for cp in coverage[path]:
                 key = _letter_key(cp)
                 if key is not None:
@@ -137,6 +142,7 @@ def discover_alphabets(files: list[str]) -> list[Alphabet]:
         for key, cps in _accepted_keys(group, by_key).items():
             letters[key] |= cps
             fonts[key].extend(paths)
+    bar.close()
     alphabets = []
     for key in sorted(letters):
         if len(letters[key]) < MIN_LETTERS:

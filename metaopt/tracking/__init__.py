@@ -8,6 +8,7 @@ Nothing here imports mlflow until it is used.
 from metaopt.tracking._callback import MLflowCallback, learning_curve_figure
 from metaopt.tracking._logging import flatten_params, log_eval_result, log_run_config
 from metaopt.tracking._model import log_learner_model
+from metaopt.tracking._quiet import quiet_library_logs
 from metaopt.tracking._runs import DEFAULT_TRACKING_URI, log_figure, mlflow_run, resolve_tracking_uri
 
 __all__ = [
@@ -15,3 +16,5 @@ __all__ = [
     "MLflowCallback", "learning_curve_figure", "log_run_config", "log_eval_result", "flatten_params",
     "log_learner_model",
 ]
+
+quiet_library_logs()

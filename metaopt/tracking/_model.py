@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import tempfile
-import warnings
 from pathlib import Path
 from typing import Any
 
 from metaopt._imports import require
 from metaopt.tracking._logging import active_run_id
+from metaopt.tracking._quiet import no_artifact_progress_bars
 
 __all__ = ["log_learner_model", "pack_run_dir"]
 
@@ -64,9 +64,7 @@ def log_learner_model(
                     f"metaopt=={metaopt.__version__}"]
     with tempfile.TemporaryDirectory(prefix="metaopt-model-") as tmp:
         packed = pack_run_dir(run_dir, Path(tmp) / "run", best=best)
-        with _active(mlflow, rid), warnings.catch_warnings():
-            # predict's input is one whole task, which MLflow's type-hint schemas cannot describe; it asks for them.
-            warnings.filterwarnings("ignore", message=".*type hints to the `predict` method")
+        with _active(mlflow, rid), no_artifact_progress_bars():
             info: Any = mlflow.pyfunc.log_model(
                 name=name, python_model=str(Path(__file__).with_name("_pyfunc.py")), artifacts={"run_dir": str(packed)},
                 pip_requirements=requirements, registered_model_name=registered_name,

@@ -16,11 +16,10 @@ from typing import Any
 
 from metaopt.errors import ConfigError
 from metaopt.stats import format_ci
+from metaopt.tracking._quiet import optuna_quiet
+from metaopt.tracking._report_trials import STATE_LINE, integer_ticks, trial_states
 
 __all__ = ["open_study", "build_report", "write_report", "report_figures"]
-
-_STATE_STYLE = {"COMPLETE": "solid", "PRUNED": "dash", "FAIL": "dot", "RUNNING": "longdash"}
-
 
 def open_study(storage: str, study_name: str | None) -> Any:
     """Load an existing study for reading; one-line ConfigErrors for a missing file, store or study.
@@ -114,19 +113,27 @@ def _learning_curves(study: Any) -> Any:
     palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
                "#bcbd22", "#17becf"]
     shown: set[str] = set()
+    states = trial_states(study)
+    last_step = 0
     for t in study.get_trials(deepcopy=False):
         if not t.intermediate_values:
             continue
         algo = str(t.user_attrs.get("algorithm") or t.params.get("algorithm", "?"))
         steps = sorted(t.intermediate_values)
+        last_step = max(last_step, steps[-1])
+        state = states[t.number][0]
+        running = state == "running"
         fig.add_trace(go.Scatter(
             x=steps, y=[t.intermediate_values[s] for s in steps], mode="lines+markers", legendgroup=algo,
-            name=algo, showlegend=algo not in shown, hovertext=f"trial {t.number} ({t.state.name.lower()})",
-            line={"color": palette[algorithms.index(algo) % len(palette)], "dash": _STATE_STYLE.get(t.state.name)},
+            name=algo, showlegend=algo not in shown, hovertext=f"trial {t.number} ({state})",
+            line={"color": palette[algorithms.index(algo) % len(palette)], **STATE_LINE.get(state, {})},
+            opacity=0.5 if running else 1.0, marker={"symbol": "circle-open" if running else "circle"},
         ))
         shown.add(algo)
-    fig.update_layout(title="Learning curves: validation by iteration (dashed: pruned, dotted: failed)",
+    fig.update_layout(title="Learning curves: validation by iteration (dashed: pruned, dotted: failed or killed, "
+                      "faint with open markers: running)",
                       xaxis_title="meta-iteration", yaxis_title=f"validation {_metric(study)}")
+    integer_ticks(fig, last_step)
     return fig
 
 
@@ -149,7 +156,12 @@ def report_figures(study: Any) -> list[tuple[str, Any | str]]:
         except (ValueError, RuntimeError, ZeroDivisionError) as exc:
             figures.append((title, f"not available: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"))
 
-    attempt("Optimisation history", lambda: vis.plot_optimization_history(study, target=target, target_name=name))
+    def history() -> Any:
+        fig = vis.plot_optimization_history(study, target=target, target_name=name)
+        integer_ticks(fig, max((t.number for t in study.trials), default=0))
+        return fig
+
+    attempt("Optimisation history", history)
     if len(study.directions) > 1:
         attempt("Pareto front", lambda: vis.plot_pareto_front(study))
     # fANOVA fits random trees: seeded, so the same study always gives the same importances.
@@ -184,7 +196,8 @@ def _complete_by_algorithm(study: Any) -> dict[str, Any]:
         groups.setdefault(str(t.user_attrs.get("algorithm") or t.params.get("algorithm", "?")), []).append(t)
     subs = {}
     for algo, trials in sorted(groups.items()):
-        sub = optuna.create_study(directions=[d.name.lower() for d in study.directions])
+        with optuna_quiet():  # throwaway studies: no "A new study created in memory" on the terminal
+            sub = optuna.create_study(directions=[d.name.lower() for d in study.directions])
         sub.add_trials(trials)
         subs[algo] = sub
     return subs
@@ -194,9 +207,11 @@ def _summary_rows(study: Any) -> list[tuple[str, str]]:
     from collections import Counter
 
     attrs = study.user_attrs
-    counts = Counter(t.state.name.lower() for t in study.trials)
-    rows = [("study", study.study_name), ("benchmark", str(attrs.get("benchmark", "?"))),
-            ("ways / shots", f"{attrs.get('ways')} / {attrs.get('shots')}"),
+    counts = Counter(state for state, _ in trial_states(study).values())
+    # regression and RL benchmarks have no ways: "None / 10" would read as a bug
+    shape = (("ways / shots", f"{attrs['ways']} / {attrs.get('shots')}") if attrs.get("ways") is not None
+             else ("shots", str(attrs.get("shots"))))
+    rows = [("study", study.study_name), ("benchmark", str(attrs.get("benchmark", "?"))), shape,
             ("directions", ", ".join(d.name.lower() for d in study.directions)),
             ("trials", ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"),
             ("meta-iterations spent", str(sum(int(t.user_attrs.get("iterations_run") or 0) for t in study.trials)))]
@@ -211,12 +226,14 @@ def _summary_rows(study: Any) -> list[tuple[str, str]]:
 def _trials_table(study: Any) -> str:
     head = ["#", "state", "algorithm", "value", "val ± 95% CI", "iterations", "pruned at", "failure"]
     body = []
+    states = trial_states(study)
     for t in study.trials:
         ua = t.user_attrs
+        state, reason = states[t.number]
         value = ", ".join(f"{v:.4g}" for v in t.values) if t.values else ""
         val = format_ci(ua["val_mean"], ua.get("val_ci95"), digits=4) if ua.get("val_mean") is not None else ""
-        cells = [t.number, t.state.name.lower(), ua.get("algorithm") or t.params.get("algorithm", ""), value, val,
-                 ua.get("iterations_run", ""), ua.get("pruned_at", ""), ua.get("fail_reason", "")]
+        cells = [t.number, state, ua.get("algorithm") or t.params.get("algorithm", ""), value, val,
+                 ua.get("iterations_run", ""), ua.get("pruned_at", ""), reason]
         body.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
     header = "".join(f"<th>{h}</th>" for h in head)
     return f"<table class='trials'><thead><tr>{header}</tr></thead><tbody>{''.join(body)}</tbody></table>"

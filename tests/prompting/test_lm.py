@@ -95,3 +95,27 @@ def test_missing_gguf_names_the_package(monkeypatch):
         FrozenLM.load(dtype="int8")
     with pytest.raises(ConfigError, match="does not exist"):
         FrozenLM.load("/nonexistent/model.gguf")
+
+
+@pytest.mark.slow
+def test_first_gguf_load_reads_the_weights_once(monkeypatch, tmp_path, real_lm):
+    """The first load de-quantises the GGUF into the cache and uses that model; it does not read it back."""
+    import transformers
+
+    loads = []
+    real_from_pretrained = transformers.AutoModelForCausalLM.from_pretrained.__func__
+
+    def counting(cls, *args, **kwargs):
+        loads.append(kwargs.get("gguf_file", str(args[0])))
+        return real_from_pretrained(cls, *args, **kwargs)
+
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", classmethod(counting))
+    monkeypatch.setenv("METAOPT_CACHE", str(tmp_path))
+    first = FrozenLM.load()
+    assert len(loads) == 1 and loads[0].endswith(".gguf")  # converted, and not loaded a second time
+    assert (tmp_path / "smollm2-135m-instruct.q4_1-f32" / "model.safetensors").is_file()
+    second = FrozenLM.load()
+    assert len(loads) == 2 and "f32" in loads[1]  # later loads read the converted weights, once
+    labels = [" animal", " plant"]
+    for lm in (first, second):
+        assert torch.allclose(lm.label_logprobs(PROMPTS, labels), real_lm.label_logprobs(PROMPTS, labels), atol=1e-5)

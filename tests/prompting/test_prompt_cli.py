@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import re
 
 import pytest
 
@@ -51,6 +52,7 @@ def test_real_compare_logs_to_mlflow(tmp_path, capsys):
     methods = {(r["method"], r["k"]) for r in result["rows"]}
     assert methods == {("zero", 0), ("knn", 1), ("knn", 2), ("learned", 1), ("learned", 2)}
     assert all(0 <= r["mean"] <= 1 for r in result["rows"])
+    assert result["total_seconds"] >= result["seconds"]  # the whole command, loading included
 
     import mlflow
 
@@ -59,3 +61,27 @@ def test_real_compare_logs_to_mlflow(tmp_path, capsys):
     assert run.info.status == "FINISHED"
     assert run.data.params["family"] == "chatterbot" and "acc.knn.k1" in run.data.metrics
     assert {a.path for a in client.list_artifacts(run.info.run_id)} >= {"accuracy_vs_k.png", "compare.json"}
+
+
+def test_summary_time_includes_loading_the_models(monkeypatch, capsys, family, fake_lm, fake_encoder):
+    """The printed time is the whole command's: here loading the (fake) LM takes longer than comparing."""
+    import time
+    import types
+
+    import prompting.encoder
+    import prompting.lm
+    import prompting.tasks
+
+    def slow_load(*args, **kwargs):
+        time.sleep(2.0)
+        return fake_lm
+
+    fake_lm.name = "slow-fake"
+    monkeypatch.setattr(prompting.lm, "FrozenLM", types.SimpleNamespace(load=slow_load))
+    monkeypatch.setattr(prompting.encoder, "SentenceEncoder", lambda *a: fake_encoder)
+    monkeypatch.setattr(prompting.tasks, "get_family", lambda name: family)
+    assert main(["prompt", "compare", "--family", "synthetic", "--selectors", "random", "--shots", "1",
+                 "--tasks", "1", "--no-protonet", "--no-track", "--no-progress"]) == 0
+    summary = capsys.readouterr().out.strip().splitlines()[-1]
+    total, comparing = (float(x) for x in re.match(r"1 tasks, (\d+) s in all \((\d+) s comparing", summary).groups())
+    assert total >= 2 and total >= comparing, summary

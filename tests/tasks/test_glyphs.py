@@ -83,7 +83,7 @@ def test_cache_file_reused(small: ClassDataset, font_dir: str, cache_dir: Path, 
     def no_build(*args: object, **kwargs: object) -> None:
         raise AssertionError("rebuilt although a cache file exists")
 
-    monkeypatch.setattr(glyphs, "_build", no_build)
+    monkeypatch.setattr(glyphs, "build_dataset", no_build)
     again = load_glyphs(str(cache_dir), max_alphabets=MAX_ALPHABETS, font_dir=font_dir, progress=False)
     np.testing.assert_array_equal(again.images, small.images)
     np.testing.assert_array_equal(again.labels, small.labels)
@@ -132,7 +132,86 @@ def test_missing_fonts_name_the_packages(tmp_path: Path) -> None:
     assert "\n" not in str(err.value)
 
 
-@pytest.mark.parametrize("kwargs", [{"drawers": 5}, {"image_size": 4}, {"max_alphabets": 0}])
+@pytest.mark.parametrize("kwargs", [{"drawers": 5}, {"image_size": 4}, {"max_alphabets": 0}, {"workers": 0}])
 def test_bad_parameters(kwargs: dict, tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
         load_glyphs(str(tmp_path), progress=False, **kwargs)
+
+
+def _interrupt_after(calls: int, real):
+    """A render_alphabet that works ``calls`` times, then acts as if Ctrl-C was pressed."""
+    done = []
+
+    def render(job):
+        if len(done) == calls:
+            raise KeyboardInterrupt
+        done.append(job[0].name)
+        return real(job)
+
+    return render, done
+
+
+def test_interrupted_build_resumes_to_the_same_dataset(small: ClassDataset, font_dir: str, tmp_path: Path,
+                                                       monkeypatch) -> None:
+    from metaopt.tasks import _glyph_build
+
+    real = _glyph_build.render_alphabet
+    render, finished = _interrupt_after(2, real)
+    monkeypatch.setattr(_glyph_build, "render_alphabet", render)
+    with pytest.raises(KeyboardInterrupt):
+        load_glyphs(str(tmp_path), max_alphabets=MAX_ALPHABETS, font_dir=font_dir, progress=False, workers=1)
+    assert not list(tmp_path.glob("glyphs-*.npz"))
+    (parts,) = tmp_path.glob("glyphs-*.parts")
+    assert sorted(p.stem for p in parts.glob("*.npz")) == sorted(finished) and len(finished) == 2
+    assert not list(parts.glob("*.tmp"))
+
+    rendered = []
+    monkeypatch.setattr(_glyph_build, "render_alphabet", lambda job: rendered.append(job[0].name) or real(job))
+    resumed = load_glyphs(str(tmp_path), max_alphabets=MAX_ALPHABETS, font_dir=font_dir, progress=False, workers=1)
+    assert len(rendered) == MAX_ALPHABETS - 2 and not set(rendered) & set(finished)  # only the rest
+    np.testing.assert_array_equal(resumed.images, small.images)
+    np.testing.assert_array_equal(resumed.labels, small.labels)
+    assert resumed.class_names == small.class_names and resumed.class_groups == small.class_groups
+    assert not parts.exists()  # the parts go once the cache file holds them
+
+
+def test_interrupted_write_keeps_every_alphabet(small: ClassDataset, font_dir: str, tmp_path: Path,
+                                                monkeypatch) -> None:
+    """Stopped while writing the cache (the slowest step without a bar before): nothing is rendered again."""
+    from metaopt.tasks import _glyph_build
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(glyphs, "write_dataset", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        load_glyphs(str(tmp_path), max_alphabets=MAX_ALPHABETS, font_dir=font_dir, progress=False, workers=1)
+    monkeypatch.undo()
+
+    def no_render(job: object) -> None:
+        raise AssertionError("rendered again although every alphabet was kept")
+
+    monkeypatch.setattr(_glyph_build, "render_alphabet", no_render)
+    resumed = load_glyphs(str(tmp_path), max_alphabets=MAX_ALPHABETS, font_dir=font_dir, progress=False)
+    np.testing.assert_array_equal(resumed.images, small.images)
+    assert resumed.class_names == small.class_names
+
+
+def test_one_or_two_workers_give_the_same_dataset(small: ClassDataset, font_dir: str, tmp_path: Path) -> None:
+    # `small` was built with the default workers; build once serially and once with a pool of two
+    one = load_glyphs(str(tmp_path / "one"), max_alphabets=MAX_ALPHABETS, font_dir=font_dir, progress=False,
+                      workers=1)
+    two = load_glyphs(str(tmp_path / "two"), max_alphabets=MAX_ALPHABETS, font_dir=font_dir, progress=False,
+                      workers=2)
+    for ds in (one, two):
+        np.testing.assert_array_equal(ds.images, small.images)
+        np.testing.assert_array_equal(ds.labels, small.labels)
+        assert ds.class_names == small.class_names and ds.class_groups == small.class_groups
+
+
+def test_progress_bars_on_every_step(font_dir: str, tmp_path: Path, capsys) -> None:
+    load_glyphs(str(tmp_path), max_alphabets=1, font_dir=font_dir, progress=True, workers=1)
+    err = capsys.readouterr().err
+    for step in ("reading Noto fonts", "rendering glyph alphabets", "dropping duplicate letters",
+                 "writing glyph cache"):
+        assert step in err
