@@ -52,20 +52,19 @@ class FunctionalOptimizer:
         weight_decay: Sequence[Value] | None = None,
     ) -> tuple[list[torch.Tensor], dict[str, list]]:
         """New parameters and state after one step; a ``None`` gradient leaves its tensor as it is."""
+        if weight_decay is not None:  # L2 on the gradient, as torch.optim and higher apply it
+            grads = [g if g is None or _is_zero(wd) else g + wd * p for p, g, wd in zip(params, grads, weight_decay)]
         if self.kind == "adam":
-            return self._adam(params, grads, state, lr, weight_decay)
-        return self._sgd(params, grads, state, lr, momentum, weight_decay)
+            return self._adam(params, grads, state, lr)
+        return self._sgd(params, grads, state, lr, momentum)
 
-    def _sgd(self, params, grads, state, lr, momentum, weight_decay):
+    def _sgd(self, params, grads, state, lr, momentum):
         bufs = list(state["buf"])
         out = []
         for i, (p, g) in enumerate(zip(params, grads)):
             if g is None:
                 out.append(p)
                 continue
-            wd = 0.0 if weight_decay is None else weight_decay[i]
-            if not _is_zero(wd):
-                g = g + wd * p
             mom = (self.momentum if self.kind == "momentum" else 0.0) if momentum is None else momentum[i]
             if not _is_zero(mom):
                 bufs[i] = g if bufs[i] is None else bufs[i].mul(mom) + 1 * g
@@ -73,7 +72,7 @@ class FunctionalOptimizer:
             out.append(p + (-lr[i]) * g)
         return out, {"buf": bufs}
 
-    def _adam(self, params, grads, state, lr, weight_decay):
+    def _adam(self, params, grads, state, lr):
         beta1, beta2 = self.betas
         step = state["step"] + 1
         avgs, sqs = list(state["exp_avg"]), list(state["exp_avg_sq"])
@@ -82,9 +81,6 @@ class FunctionalOptimizer:
             if g is None:
                 out.append(p)
                 continue
-            wd = 0.0 if weight_decay is None else weight_decay[i]
-            if not _is_zero(wd):
-                g = g + wd * p
             avg = torch.zeros_like(p) if avgs[i] is None else avgs[i]
             sq = torch.zeros_like(p) if sqs[i] is None else sqs[i]
             avg = avg * beta1 + (1 - beta1) * g
