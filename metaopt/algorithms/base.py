@@ -122,6 +122,13 @@ class MetaLearner(nn.Module, ABC):
         loop = self.inner_loop
         return loop is not None and loop.engine.batches and self.unbatched_reason is None
 
+    def _batch(self, tasks: Sequence[Task]) -> bool:
+        """Whether these tasks run at once: the engine batches, the learner allows it, and they are
+        episodes of one shape (an RL learner's environments or ragged episodes run one by one)."""
+        from metaopt.engines.batched import stackable
+
+        return self.batches_tasks and len(tasks) > 1 and stackable(tasks)
+
     def begin_training(self, total_iterations: int) -> None:
         """Told the full budget, so schedules (annealing) can be functions of the iteration."""
         self.total_iterations = max(1, total_iterations)
@@ -144,7 +151,7 @@ class MetaLearner(nn.Module, ABC):
         only one task's graph is alive.
         """
         optimizer.zero_grad(set_to_none=True)
-        if self.batches_tasks and len(tasks) > 1:
+        if self._batch(tasks):
             batch = self.inner_loop.map_tasks(lambda task: self.meta_loss(task, iteration), tasks)
             loss = batch.mean()
             loss.backward()
@@ -172,7 +179,7 @@ class MetaLearner(nn.Module, ABC):
 
     def score_tasks(self, tasks: Sequence[Task], steps: int | None = None) -> list[float]:
         """``score`` of every task; on the batched engine the tasks adapt at once under ``vmap``."""
-        if not self.batches_tasks or len(tasks) < 2:
+        if type(self).score is not MetaLearner.score or not self._batch(tasks):
             return [self.score(task, steps) for task in tasks]
         predictions = self.inner_loop.map_tasks(lambda task: self.predict(task, steps), tasks)
         return [task_metric(self.kind, p, task.query_y) for p, task in zip(predictions, tasks)]
