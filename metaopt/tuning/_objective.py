@@ -40,8 +40,9 @@ class Objective:
     """
 
     def __init__(self, cfg: TuneConfig, space: Callable[[Any], dict[str, Any]], *, study_dir: Path,
-                 parent_run_id: str | None) -> None:
+                 parent_run_id: str | None, progress: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.cfg = cfg
+        self.progress = progress
         self.space = space
         self.study_dir = study_dir
         self.parent_run_id = parent_run_id
@@ -74,6 +75,11 @@ class Objective:
             log_run_config(run.config)
             callbacks = [PruningCallback(trial, report=len(self.cfg.objectives) == 1),
                          MLflowCallback(log_every=max(1, self.cfg.eval_every // 2))]
+            if self.progress is not None:
+                from metaopt.tuning._progress import TrialProgress
+
+                callbacks.append(TrialProgress(self.progress, trial=trial.number, iterations=self.cfg.iterations,
+                                               metric=metric))
             trainer = run.trainer(run_dir, callbacks=callbacks, progress=False, device=self.cfg.device)
             try:
                 state = trainer.fit().state
