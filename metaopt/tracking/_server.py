@@ -137,9 +137,13 @@ def start_optuna_dashboard(storage: str, *, port: int | None = None, log: Path |
     command = [executable, "--host", HOST, "--port", str(port)]
     if storage.startswith("journal:") or storage.endswith(".log"):
         command += ["--storage-class", "JournalFileStorage", storage.removeprefix("journal:")]
+        env: dict[str, str] = {}
     else:
-        command.append(storage)
-    server = _spawn("optuna-dashboard", command, f"http://{HOST}:{port}", log)
+        from metaopt.tuning._storage import password_to_env
+
+        url, env = password_to_env(storage)  # no password on the dashboard's command line
+        command.append(url)
+    server = _spawn("optuna-dashboard", command, f"http://{HOST}:{port}", log, env)
     if wait:
         wait_http(f"{server.url}/", server, wait)
     return server

@@ -17,7 +17,7 @@ from metaopt.tuning._objective import Objective
 from metaopt.tuning._pruning import make_pruner
 from metaopt.tuning._recovery import close_killed_runs, recover_dead_trials
 from metaopt.tuning._samplers import make_sampler
-from metaopt.tuning._storage import open_storage
+from metaopt.tuning._storage import open_storage, redact_url, resolve_storage
 
 __all__ = ["tune", "resolve", "run_worker", "load_study", "budget_used", "thread_budget", "optimize_within_budget"]
 
@@ -32,6 +32,7 @@ def resolve(cfg: TuneConfig) -> TuneConfig:
     bench = get_benchmark(cfg.benchmark, data_root=cfg.data_root)
     score = metric_name(bench.kind)
     cfg.objectives = list(cfg.objectives or [score])
+    cfg.storage = resolve_storage(cfg.storage)  # --storage, else $METAOPT_STORAGE: what workers get in their file
     cfg.validate()
     if bench.kind == "regression" and cfg.ways is not None:
         raise ConfigError(f"benchmark {cfg.benchmark!r} is regression; --ways does not apply")
@@ -163,7 +164,9 @@ def tune(cfg: TuneConfig) -> dict[str, Any]:
 
         study.set_user_attr("mlflow_parent_run_id", parent.info.run_id)
         if parent_id is None:
-            mlflow.log_params({k: str(v)[:500] for k, v in cfg.to_dict().items() if k not in ("progress",)})
+            from metaopt.tuning._storage import public_config
+
+            mlflow.log_params({k: str(v)[:500] for k, v in public_config(cfg.to_dict()).items() if k != "progress"})
         recover_dead_trials(study)
         close_killed_runs(study, cfg.tracking_uri)
         died = None
@@ -209,7 +212,7 @@ def summarize(study: optuna.Study, cfg: TuneConfig) -> dict[str, Any]:
     trials = study.get_trials(deepcopy=False)
     states = {s.name.lower(): sum(t.state == s for t in trials) for s in TrialState}
     summary: dict[str, Any] = {
-        "study": cfg.study, "storage": cfg.storage or "sqlite:///optuna.db", "benchmark": cfg.benchmark,
+        "study": cfg.study, "storage": redact_url(resolve_storage(cfg.storage)), "benchmark": cfg.benchmark,
         "ways": cfg.ways, "shots": cfg.shots, "metric": cfg.objectives[0], "objectives": cfg.objectives,
         "sampler": cfg.sampler, "pruner": cfg.pruner_name, "workers": cfg.workers,
         "trials": len(trials), "states": states, "trials_budget": cfg.trials, "trial_counts": counts(trials),
