@@ -75,6 +75,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="accuracy (classification) or mse (regression), optionally ,time (seconds per "
                    "meta-iteration) for a Pareto front")
     g.add_argument("--seed", type=int, default=0, help="seed of the sampler and of every trial's training")
+    g.add_argument("--reproducible", action="store_true",
+                   help="run the study in synchronous seeded batches: the same command gives the same trials, "
+                   "parameters and best trial with any --workers, hosts, kills and resumes (needs --trials)")
+    g.add_argument("--batch-size", type=positive_int, default=4,
+                   help="trials per batch with --reproducible (default 4; a study keeps its batch size)")
     g = p.add_argument_group("where")
     g.add_argument("--storage", help="SQLAlchemy URL or journal:PATH (default sqlite:///optuna.db)")
     g.add_argument("--study", help="study name (default tune-BENCH-NwKs); also the MLflow experiment")
@@ -113,6 +118,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
         objectives=args.objectives, seed=args.seed, tracking_uri=args.tracking_uri,
         heartbeat_interval=int(heartbeat), progress=not args.no_progress, device=args.device,
         val_every=args.val_every, val_tasks=args.val_tasks, test_tasks=args.test_tasks,
+        reproducible=args.reproducible, batch_size=args.batch_size,
     )
     from metaopt.tuning import EXIT_WORKER_DIED, WorkerDied
 

@@ -90,11 +90,26 @@ def load_study(cfg: TuneConfig, *, worker: int = 0) -> optuna.Study:
     if [d.name.lower() for d in study.directions] != _directions(cfg):
         raise ConfigError(f"study {cfg.study!r} optimises {len(study.directions)} objective(s); these "
                           f"--objectives need another --study")
+    _check_batches(study, cfg)
     for key in ("benchmark", "ways", "shots"):
         saved, wanted = study.user_attrs.get(key), getattr(cfg, key)
         if saved is not None and wanted is not None and saved != wanted:
             raise ConfigError(f"study {cfg.study!r} was made for {key}={saved}, not {wanted}; choose another --study")
     return study
+
+
+def _check_batches(study: optuna.Study, cfg: TuneConfig) -> None:
+    """A --reproducible study stays one (same batch size); a free study cannot become one."""
+    saved = study.user_attrs.get("reproducible_batch_size")
+    if cfg.reproducible:
+        if saved is None and study.get_trials(deepcopy=False):
+            raise ConfigError(f"study {cfg.study!r} has trials not run in batches; --reproducible needs a new --study")
+        if saved is not None and saved != cfg.batch_size:
+            raise ConfigError(f"study {cfg.study!r} was run with --batch-size {saved}, not {cfg.batch_size}")
+        if saved is None:
+            study.set_user_attr("reproducible_batch_size", cfg.batch_size)
+    elif saved is not None:
+        raise ConfigError(f"study {cfg.study!r} is reproducible: add --reproducible --batch-size {saved}")
 
 
 def run_worker(cfg: TuneConfig, *, worker: int = 0, parent_run_id: str | None = None,
@@ -106,7 +121,8 @@ def run_worker(cfg: TuneConfig, *, worker: int = 0, parent_run_id: str | None = 
     from metaopt.trainer import TrainingDiverged
     from metaopt.tuning._progress import StudyProgress, write_status
 
-    torch.set_num_threads(thread_budget(cfg.workers))
+    # --reproducible: one thread, so float sums are added in the same order whatever the worker count
+    torch.set_num_threads(1 if cfg.reproducible else thread_budget(cfg.workers))
     study = load_study(cfg, worker=worker)
     board = StudyProgress(cfg.study or "", total=cfg.trials, initial=budget_used(study)[0],
                           enabled=cfg.progress and status_dir is None)
@@ -116,8 +132,16 @@ def run_worker(cfg: TuneConfig, *, worker: int = 0, parent_run_id: str | None = 
         sink = lambda status: write_status(path, status)  # noqa: E731
     objective = Objective(cfg, _space(cfg), study_dir=Path(cfg.runs_dir) / cfg.study, parent_run_id=parent_run_id,
                           progress=sink)
-    ran = optimize_within_budget(study, objective, trials=cfg.trials, timeout=cfg.timeout, progress=board,
-                                 catch=(TrainingDiverged,))
+    if cfg.reproducible:
+        from metaopt.tuning._batches import optimize_in_batches
+
+        lock = Path(status_dir) / "batches.lock" if status_dir is not None else None
+        ran = optimize_in_batches(study, objective, space=objective.space, sampler=cfg.sampler, seed=cfg.seed,
+                                  batch_size=cfg.batch_size, trials=int(cfg.trials or 0), progress=board,
+                                  catch=(TrainingDiverged,), lock=lock)
+    else:
+        ran = optimize_within_budget(study, objective, trials=cfg.trials, timeout=cfg.timeout, progress=board,
+                                     catch=(TrainingDiverged,))
     sink({"trial": None})
     return ran
 
