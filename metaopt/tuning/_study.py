@@ -177,6 +177,10 @@ def tune(cfg: TuneConfig) -> dict[str, Any]:
 
     cfg = resolve(cfg)
     started = time.perf_counter()
+    if cfg.reproducible:  # the final evaluation too runs on one thread (see run_worker)
+        import torch
+
+        torch.set_num_threads(1)
     study = load_study(cfg)
     bench_meta = {"benchmark": cfg.benchmark, "ways": cfg.ways, "shots": cfg.shots, "metric": cfg.objectives[0]}
     for key, value in bench_meta.items():
