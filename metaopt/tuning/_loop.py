@@ -78,10 +78,11 @@ def _guard(study: optuna.Study, objective: Callable[[optuna.Trial], Any], trials
 
 def optimize_within_budget(study: optuna.Study, objective: Callable[[optuna.Trial], Any], *, trials: int | None,
                            timeout: float | None, progress: bool | StudyProgress = True,
-                           catch: tuple[type[Exception], ...] = ()) -> int:
+                           catch: tuple[type[Exception], ...] = (), poll: float = 1.0) -> int:
     """Run trials one at a time until the study holds ``trials`` counted trials (:func:`budget_used`:
     a resumed study or other workers' trials count) or ``timeout`` seconds have passed; recover dead
-    workers' trials between trials. Return how many this call ran. ``progress`` is a bool or the
+    workers' trials between trials, and wait for other workers' running trials before leaving. Return how
+    many this call ran. ``progress`` is a bool or the
     :class:`StudyProgress` the objective already reports into."""
     started, ran = time.monotonic(), 0
     board = progress if isinstance(progress, StudyProgress) else StudyProgress(
@@ -93,7 +94,12 @@ def optimize_within_budget(study: optuna.Study, objective: Callable[[optuna.Tria
             counted, pending = budget_used(study)
             board.set_counted(counted)
             if trials is not None and counted >= trials and not pending:
-                break
+                if not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+                    break
+                # Another worker's trial still runs: stay until it ends, so that if its host dies, the
+                # heartbeat fails it and this worker runs the retry (no host leaves a trial behind).
+                time.sleep(poll)
+                continue
             study.optimize(guarded, n_trials=1, catch=(*catch, OverBudget), gc_after_trial=False)
             ran += 1
         board.set_counted(budget_used(study)[0])

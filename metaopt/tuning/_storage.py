@@ -24,7 +24,8 @@ from optuna.trial import FrozenTrial
 from metaopt.errors import ConfigError
 
 __all__ = ["DEFAULT_STORAGE", "STORAGE_ENV", "open_storage", "redact_url", "public_config", "resolve_storage",
-           "password_to_env", "MAX_RETRY", "retry_callback", "worker_identity"]
+           "password_to_env", "MAX_RETRY", "retry_callback", "worker_identity",
+           "host_name"]
 
 DEFAULT_STORAGE = "sqlite:///optuna.db"
 # The storage URL can come from the environment instead of --storage, so a password in it is on no
@@ -119,4 +120,10 @@ def public_config(config: dict[str, Any]) -> dict[str, Any]:
 
 def worker_identity() -> str:
     """``host:pid`` of this process, stored on each trial so a dead worker's trial can be found."""
-    return f"{os.uname().nodename}:{os.getpid()}"
+    return f"{host_name()}:{os.getpid()}"
+
+
+def host_name() -> str:
+    """This host's name in trials' ``worker`` attr: ``$METAOPT_WORKER_HOST``, else the node name. Set it where
+    hosts share a node name (containers) so a process id is only ever checked on its own host."""
+    return os.environ.get("METAOPT_WORKER_HOST") or os.uname().nodename

@@ -185,13 +185,17 @@ def tune(cfg: TuneConfig) -> dict[str, Any]:
     bench_meta = {"benchmark": cfg.benchmark, "ways": cfg.ways, "shots": cfg.shots, "metric": cfg.objectives[0]}
     for key, value in bench_meta.items():
         study.set_user_attr(key, value)
-    parent_id = study.user_attrs.get("mlflow_parent_run_id")
+    from metaopt.tracking import resolve_tracking_uri
+    from metaopt.tuning._parent import parent_run_id
+
+    tags = {"optuna_study": cfg.study, "benchmark": cfg.benchmark}
+    parent_id, created = parent_run_id(study, study_name=cfg.study, tracking_uri=resolve_tracking_uri(cfg.tracking_uri),
+                                       tags=tags)
     with mlflow_run(experiment=cfg.study, run_name=cfg.study, tracking_uri=cfg.tracking_uri, run_id=parent_id,
-                    tags={"optuna_study": cfg.study, "benchmark": cfg.benchmark}) as parent:
+                    tags=tags) as parent:
         import mlflow
 
-        study.set_user_attr("mlflow_parent_run_id", parent.info.run_id)
-        if parent_id is None:
+        if created:
             from metaopt.tuning._storage import public_config
 
             mlflow.log_params({k: str(v)[:500] for k, v in public_config(cfg.to_dict()).items() if k != "progress"})
