@@ -65,80 +65,21 @@ def mlflow_server(tmp_path_factory):
     server.stop()
 
 
-def _postgres_bin(name: str) -> str | None:
-    import glob
-    import shutil
-
-    found = shutil.which(name)
-    if found:
-        return found
-    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    return candidates[-1] if candidates else None
-
 
 @pytest.fixture(scope="session")
 def postgres_server():
-    """A real PostgreSQL server (Debian's ``postgresql`` binaries): ``initdb`` into a temporary folder,
-    password authentication (scram-sha-256) for user ``metaopt``, listening on 127.0.0.1 on a free port;
-    stopped by its PID (SIGINT: fast shutdown) when the session ends. initdb refuses to run as root, so
-    as root the server runs as the ``postgres`` user. Yields ``{"host", "port", "user", "password",
-    "url": callable(database) -> URL without the password}``; ``url(db)`` creates the database."""
-    import secrets
+    """A real PostgreSQL server (Debian's ``postgresql`` binaries, started by
+    ``metaopt.tracking._server.start_postgres``): initdb into a temporary folder, password authentication
+    for user ``metaopt``, 127.0.0.1 on a free port (as root, run as the ``postgres`` user, since initdb
+    refuses root); stopped by its PID when the session ends. Yields ``{"password", "port", "url":
+    callable(database) -> URL without the password (the database is created)}``."""
     import shutil
-    import signal
-    import subprocess
-    import tempfile
-    import time
 
-    initdb, pg_ctl = _postgres_bin("initdb"), _postgres_bin("pg_ctl")
-    if not initdb or not pg_ctl:
+    from metaopt.tracking._server import postgres_binary, start_postgres
+
+    if not postgres_binary("initdb") or not postgres_binary("pg_ctl"):
         pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not found: apt-get install postgresql")
-    import psycopg  # the metaopt[postgres] extra; scripts/setup.sh installs it
-
-    from metaopt.tracking._server import free_port
-
-    run_as: list[str] = []
-    root = tempfile.mkdtemp(prefix="metaopt-pg-")  # under /tmp, which the postgres user can reach
-    if os.geteuid() == 0:
-        import pwd
-
-        try:
-            user = pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.skip("running as root and there is no 'postgres' user to run initdb as")
-        os.chown(root, user.pw_uid, user.pw_gid)
-        run_as = ["runuser", "-u", "postgres", "--"]
-    password, port = secrets.token_hex(12), free_port()
-    pwfile = os.path.join(root, "pw")
-    with open(pwfile, "w") as f:
-        f.write(password + "\n")
-    if run_as:
-        shutil.chown(pwfile, "postgres", "postgres")
-    data = os.path.join(root, "data")
-    subprocess.run([*run_as, initdb, "-D", data, "-U", "metaopt", "--pwfile", pwfile, "--auth", "scram-sha-256",
-                    "--encoding", "UTF8", "--no-sync"], check=True, capture_output=True)
-    os.remove(pwfile)
-    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off -c max_connections=100"
-    subprocess.run([*run_as, pg_ctl, "-D", data, "-o", options, "-l", os.path.join(root, "server.log"), "-w",
-                    "-t", "60", "start"], check=True, capture_output=True)
-    with open(os.path.join(data, "postmaster.pid")) as f:
-        pid = int(f.readline())
-
-    def url(database: str) -> str:
-        with psycopg.connect(host="127.0.0.1", port=port, user="metaopt", password=password, dbname="postgres",
-                             autocommit=True) as conn, conn.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
-            if cur.fetchone() is None:
-                cur.execute(f'CREATE DATABASE "{database}"')
-        return f"postgresql://metaopt@127.0.0.1:{port}/{database}"
-
-    yield {"host": "127.0.0.1", "port": port, "user": "metaopt", "password": password, "url": url, "pid": pid}
-    os.kill(pid, signal.SIGINT)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.2)
-    shutil.rmtree(root, ignore_errors=True)
+    server = start_postgres()
+    yield {"password": server.password, "port": server.port, "url": server.url, "server": server}
+    server.stop()
+    shutil.rmtree(server.root, ignore_errors=True)

@@ -157,13 +157,14 @@ def _best(study: optuna.Study, n_objectives: int) -> FrozenTrial | None:
 
 def _evaluate_best(cfg: TuneConfig, best: FrozenTrial) -> Any:
     """Mean ± 95% CI of the best trial on the fixed test tasks: from its kept checkpoint, or retrained."""
-    from metaopt.runs import RunConfig, build_run, load_run
+    from metaopt.runs import RunConfig, build_run, load_run, save_run_config
 
     run_dir = Path(best.user_attrs.get("run_dir", ""))
     if (run_dir / "checkpoint.pt").is_file():
         trainer = load_run(run_dir).trainer(None, progress=cfg.progress, device=cfg.device)
     else:  # tuned on another machine: retrain it here with the same config and seed
         run = build_run(RunConfig.from_dict(best.user_attrs["run_config"]))
+        save_run_config(run_dir, run.config)  # the model registered next is loaded from this folder
         trainer = run.trainer(run_dir, progress=cfg.progress, device=cfg.device)
         trainer.fit()
         trainer.use_best()
