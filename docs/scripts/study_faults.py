@@ -99,11 +99,12 @@ def faults(trials: int, iterations: int) -> None:
             retried = sum("failed_trial" in t.system_attrs for t in final)
             client = mlflow.MlflowClient(tracking_uri=server.url)
             runs = client.search_runs([client.get_experiment_by_name(study).experiment_id], max_results=1000)
-            rows.append((fault, proc.returncode, first, again.returncode, f"{survived}/{len(before)}",
+            rows.append(row := (fault, proc.returncode, first, again.returncode, f"{survived}/{len(before)}",
                          len(before) - survived, retried,
                          sum(t.state == TrialState.COMPLETE for t in final),
                          sum(t.state in (TrialState.RUNNING, TrialState.WAITING) for t in final),
                          sum(r.info.status == "RUNNING" for r in runs)))
+            print("row: | " + " | ".join(str(c).replace("|", "/") for c in row) + " |", flush=True)  # as it comes
     finally:
         server.stop()
         pg.stop()
