@@ -78,7 +78,8 @@ def _guard(study: optuna.Study, objective: Callable[[optuna.Trial], Any], trials
 
 def optimize_within_budget(study: optuna.Study, objective: Callable[[optuna.Trial], Any], *, trials: int | None,
                            timeout: float | None, progress: bool | StudyProgress = True,
-                           catch: tuple[type[Exception], ...] = (), poll: float = 1.0) -> int:
+                           catch: tuple[type[Exception], ...] = (), poll: float = 1.0,
+                           linger: float | None = None) -> int:
     """Run trials one at a time until the study holds ``trials`` counted trials (:func:`budget_used`:
     a resumed study or other workers' trials count) or ``timeout`` seconds have passed; recover dead
     workers' trials between trials, and wait for other workers' running trials before leaving. Return how
@@ -88,16 +89,27 @@ def optimize_within_budget(study: optuna.Study, objective: Callable[[optuna.Tria
     board = progress if isinstance(progress, StudyProgress) else StudyProgress(
         study.study_name, total=trials, initial=budget_used(study)[0], enabled=bool(progress))
     guarded = _guard(study, objective, trials)
+    if linger is None:
+        interval = getattr(study._storage, "get_heartbeat_interval", lambda: None)() or 10
+        linger = 6 * interval  # twice the grace period after which a silent trial is failed
+    seen: list[tuple[int, int]] = []
+    quiet_since = time.monotonic()
     try:
         while timeout is None or time.monotonic() - started < timeout:
             recover_dead_trials(study)
             counted, pending = budget_used(study)
             board.set_counted(counted)
             if trials is not None and counted >= trials and not pending:
-                if not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+                running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+                sign = [(t.number, len(t.intermediate_values)) for t in running]
+                if sign != seen:
+                    seen, quiet_since = sign, time.monotonic()
+                if not running or time.monotonic() - quiet_since > linger:
                     break
                 # Another worker's trial still runs: stay until it ends, so that if its host dies, the
                 # heartbeat fails it and this worker runs the retry (no host leaves a trial behind).
+                # Leave after ``linger`` seconds without news (a trial orphaned before its first heartbeat,
+                # e.g. created as the database went down, would otherwise keep every host waiting).
                 time.sleep(poll)
                 continue
             study.optimize(guarded, n_trials=1, catch=(*catch, OverBudget), gc_after_trial=False)

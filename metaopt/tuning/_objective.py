@@ -51,6 +51,7 @@ class Objective:
         from metaopt.runs import build_run, save_run_config
         from metaopt.tracking import MLflowCallback, log_run_config, mlflow_run
 
+        trial.set_user_attr("worker", worker_identity())  # first: a worker dying while it builds is found too
         default = self.cfg.algorithms[0] if len(self.cfg.algorithms) == 1 else ""
         config = trial_run_config(self.cfg, self.space(trial), default)
         if not config.algorithm:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import optuna
 import pytest
@@ -85,3 +86,14 @@ def test_small_study_flags_reach_every_trial_and_the_final_evaluation(tmp_path, 
     study = optuna.load_study(study_name="small", storage=f"sqlite:///{tmp_path}/optuna.db")
     for t in study.trials:
         assert len(t.user_attrs["val_scores"]) == 3 and sorted(t.intermediate_values) == [2, 4]
+
+
+def test_a_worker_waits_for_others_running_trials_but_not_for_ever():
+    from metaopt.tuning import optimize_within_budget
+
+    study = optuna.create_study()
+    study.add_trial(_fixed(TrialState.COMPLETE))
+    study.ask()  # RUNNING, never heard from again (its process died before its first heartbeat)
+    started = time.monotonic()
+    ran = optimize_within_budget(study, lambda t: 0.0, trials=2, timeout=30, progress=False, poll=0.05, linger=0.5)
+    assert ran == 0 and 0.5 <= time.monotonic() - started < 10
