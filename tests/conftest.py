@@ -63,3 +63,23 @@ def mlflow_server(tmp_path_factory):
                                  log=root / "server.log", wait=180)
     yield server.url
     server.stop()
+
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server (Debian's ``postgresql`` binaries, started by
+    ``metaopt.tracking._server.start_postgres``): initdb into a temporary folder, password authentication
+    for user ``metaopt``, 127.0.0.1 on a free port (as root, run as the ``postgres`` user, since initdb
+    refuses root); stopped by its PID when the session ends. Yields ``{"password", "port", "url":
+    callable(database) -> URL without the password (the database is created)}``."""
+    import shutil
+
+    from metaopt.tracking._server import postgres_binary, start_postgres
+
+    if not postgres_binary("initdb") or not postgres_binary("pg_ctl"):
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not found: apt-get install postgresql")
+    server = start_postgres()
+    yield {"password": server.password, "port": server.port, "url": server.url, "server": server}
+    server.stop()
+    shutil.rmtree(server.root, ignore_errors=True)

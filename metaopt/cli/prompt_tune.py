@@ -53,7 +53,8 @@ def add_tune(psub: Any) -> None:
     g = p.add_argument_group("budget and tasks")
     g.add_argument("--trials", type=positive_int, help="total trials of the study (counting earlier runs)")
     g.add_argument("--timeout", type=positive_float, help="seconds after which no new trial starts")
-    g.add_argument("--tasks", type=positive_int, default=2, help="validation tasks per seed per trial (default 2)")
+    g.add_argument("--tasks", "--val-tasks", type=positive_int, default=2,
+                   help="validation tasks per seed per trial (default 2); no --val-every: every task is reported")
     g.add_argument("--test-tasks", type=positive_int, default=5, help="test tasks per seed for the best (default 5)")
     add_task_args(g)  # the first seed also seeds the sampler
     g.add_argument("--no-baseline", action="store_true", help="do not score the default hyperparameters on test")

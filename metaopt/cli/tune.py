@@ -15,6 +15,8 @@ EPILOG = """examples:
   metaopt tune --benchmark glyphs --ways 5 --shots 1 --algorithms maml,anil,metasgd,reptile --trials 30 \\
                --iterations 300 --pruner wilcoxon
   metaopt tune --benchmark sinusoid --shots 10 --algorithms maml --trials 20 --sampler random --pruner none
+  metaopt tune --benchmark sinusoid --algorithms maml --trials 3 --iterations 20 --val-every 5 --val-tasks 10 \
+               --test-tasks 50                                   # a small study: minutes, not hours
   metaopt tune --benchmark glyphs --algorithms mypkg.spaces:space --trials 50 --workers 2
   metaopt tune --benchmark sinusoid --trials 30 --objectives mse,time --sampler nsga2   # Pareto front
   metaopt tune --benchmark glyphs --trials 100 --storage postgresql://me@db/optuna --study g51
@@ -24,9 +26,12 @@ SQLAlchemy URL (default sqlite:///optuna.db here), or Optuna's journal file with
 path ending in .log. A worker that dies leaves its trial failed and retried (heartbeats on SQL
 storages; on this machine also found by its process id). Each trial is an MLflow child run of the
 study's run (experiment = study name; default tracking sqlite:///mlflow.db, or --tracking-uri).
-The best trial is evaluated on 600 fixed meta-test tasks (mean ± 95% CI) and registered in the
+The best trial is evaluated on --test-tasks fixed meta-test tasks (default 600; mean ± 95% CI) and registered in the
 MLflow model registry under the study name. Environment: METAOPT_TUNE_HEARTBEAT=SECONDS sets the
-heartbeat interval (default 10; a silent trial is failed after 3 intervals)."""
+heartbeat interval (default 10; a silent trial is failed after 3 intervals).
+
+Exit codes: 0 done; 2 bad input; 3 a worker process died (one line names it, its trial and that
+trial's retry; finished trials are kept: run the same command again to resume); 130 interrupted."""
 
 
 def _names(text: str) -> list[str]:
@@ -51,10 +56,17 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="algorithms of the joint space (default: all that fit the benchmark), or your own "
                    "space function as module:function")
     g = p.add_argument_group("budget")
-    g.add_argument("--trials", type=positive_int, help="total trials of the study (counting earlier runs)")
+    g.add_argument("--trials", type=positive_int,
+                   help="total trials of the study, counting earlier runs and other workers' (a trial whose "
+                   "worker died is not counted: its retry is)")
     g.add_argument("--timeout", type=positive_float, help="seconds after which no new trial starts")
     g.add_argument("--iterations", type=positive_int, default=500,
                    help="meta-iterations per trial, the most a pruner can cut short (default 500)")
+    g.add_argument("--val-every", type=positive_int,
+                   help="validate (and report to the pruner) every N iterations (default: a tenth of --iterations)")
+    g.add_argument("--val-tasks", type=positive_int, default=100, help="fixed validation tasks (default 100)")
+    g.add_argument("--test-tasks", type=positive_int, default=600,
+                   help="fixed meta-test tasks for the best trial (default 600)")
     g = p.add_argument_group("search")
     g.add_argument("--sampler", choices=SAMPLERS, default="tpe", help="Optuna sampler (default tpe)")
     g.add_argument("--pruner", choices=PRUNERS, help="pruner (default median; none with several objectives); "
@@ -63,6 +75,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="accuracy (classification) or mse (regression), optionally ,time (seconds per "
                    "meta-iteration) for a Pareto front")
     g.add_argument("--seed", type=seed_int, default=0, help="seed of the sampler and of every trial's training")
+    g.add_argument("--reproducible", action="store_true",
+                   help="run the study in synchronous seeded batches: the same command gives the same trials, "
+                   "parameters and best trial with any --workers, hosts, kills and resumes (needs --trials)")
+    g.add_argument("--batch-size", type=positive_int, default=4,
+                   help="trials per batch with --reproducible (default 4; a study keeps its batch size)")
     g = p.add_argument_group("where")
     g.add_argument("--storage", help="SQLAlchemy URL or journal:PATH (default sqlite:///optuna.db)")
     g.add_argument("--study", help="study name (default tune-BENCH-NwKs); also the MLflow experiment")
@@ -77,6 +94,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 def cmd_tune(args: argparse.Namespace) -> int:
     import os
+    import sys
 
     from metaopt.cli._args import print_json
     from metaopt.errors import ConfigError
@@ -103,11 +121,19 @@ def cmd_tune(args: argparse.Namespace) -> int:
         objectives=args.objectives, seed=args.seed, tracking_uri=args.tracking_uri,
         heartbeat_interval=int(heartbeat), progress=not args.no_progress, device=args.device,
         engine=args.engine,
+        val_every=args.val_every, val_tasks=args.val_tasks, test_tasks=args.test_tasks,
+        reproducible=args.reproducible, batch_size=args.batch_size,
     )
-    summary = tune(cfg)
-    states = summary["states"]
-    print(f"study {summary['study']}: {summary['trials']} trials ({states['complete']} complete, "
-          f"{states['pruned']} pruned, {states['fail']} failed), {summary['iterations_spent']} meta-iterations")
+    from metaopt.tuning import EXIT_WORKER_DIED, WorkerDied
+
+    try:
+        summary = tune(cfg)
+    except WorkerDied as exc:  # one line: which worker, its trial, the retry; finished trials are kept
+        sys.stderr.write(f"metaopt: {exc}\n")
+        return EXIT_WORKER_DIED
+    from metaopt.tuning import describe_counts
+
+    print(describe_counts(summary))
     if summary["best_trial"] is not None:
         scale, unit = (100.0, "%") if summary["metric"] == "accuracy" else (1.0, "")
         print(f"best: trial {summary['best_trial']} ({summary['algorithm']}) {summary['params']}")

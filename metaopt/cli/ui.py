@@ -77,7 +77,9 @@ def cmd_ui(args: argparse.Namespace) -> int:
     previous_term = signal.signal(signal.SIGTERM, _interrupt)
     try:
         if uri.startswith(("http://", "https://")):
-            urls["mlflow"] = uri
+            from metaopt.tuning._storage import redact_url
+
+            urls["mlflow"] = str(redact_url(uri))  # printed: no password
         else:
             servers.append(start_mlflow_server(uri, port=args.port_mlflow, wait=None, log=logs / "mlflow.log"))
             urls["mlflow"] = servers[-1].url

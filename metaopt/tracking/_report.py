@@ -28,6 +28,8 @@ def open_study(storage: str, study_name: str | None) -> Any:
     journal file. With no ``study_name``, the storage must hold exactly one study."""
     import optuna
 
+    from metaopt.tuning._storage import redact_url
+
     if storage.startswith("journal:") or storage.endswith(".log"):
         from optuna.storages.journal import JournalFileBackend, JournalStorage
 
@@ -43,14 +45,15 @@ def open_study(storage: str, study_name: str | None) -> Any:
         names = optuna.study.get_all_study_names(store)
     except Exception as exc:  # SQLAlchemy raises many types for bad URLs and unreachable servers
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ConfigError(f"cannot read storage {storage!r}: {first}") from None
+        raise ConfigError(f"cannot read storage {redact_url(storage)!r}: {first}") from None
     if study_name is None:
         if len(names) != 1:
-            raise ConfigError(f"storage {storage} holds {len(names)} studies; choose one with --study "
+            raise ConfigError(f"storage {redact_url(storage)} holds {len(names)} studies; choose one with --study "
                               f"({', '.join(names) or 'none'})")
         study_name = names[0]
     if study_name not in names:
-        raise ConfigError(f"no study {study_name!r} in {storage}; it holds {', '.join(names) or 'no studies'}")
+        raise ConfigError(f"no study {study_name!r} in {redact_url(storage)}; "
+                          f"it holds {', '.join(names) or 'no studies'}")
     return optuna.load_study(study_name=study_name, storage=store)
 
 

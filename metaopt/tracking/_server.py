@@ -16,7 +16,8 @@ from pathlib import Path
 
 from metaopt.errors import MissingDependencyError
 
-__all__ = ["Server", "free_port", "start_mlflow_server", "start_optuna_dashboard", "wait_http"]
+__all__ = ["Server", "PostgresServer", "free_port", "postgres_binary", "start_mlflow_server", "start_optuna_dashboard",
+           "start_postgres", "wait_http"]
 
 HOST = "127.0.0.1"
 
@@ -137,9 +138,103 @@ def start_optuna_dashboard(storage: str, *, port: int | None = None, log: Path |
     command = [executable, "--host", HOST, "--port", str(port)]
     if storage.startswith("journal:") or storage.endswith(".log"):
         command += ["--storage-class", "JournalFileStorage", storage.removeprefix("journal:")]
+        env: dict[str, str] = {}
     else:
-        command.append(storage)
-    server = _spawn("optuna-dashboard", command, f"http://{HOST}:{port}", log)
+        from metaopt.tuning._storage import password_to_env
+
+        url, env = password_to_env(storage)  # no password on the dashboard's command line
+        command.append(url)
+    server = _spawn("optuna-dashboard", command, f"http://{HOST}:{port}", log, env)
     if wait:
         wait_http(f"{server.url}/", server, wait)
+    return server
+
+
+@dataclass
+class PostgresServer:
+    """A throwaway PostgreSQL server on 127.0.0.1 (see :func:`start_postgres`)."""
+
+    root: Path
+    port: int
+    password: str
+    pid: int
+    user: str = "metaopt"
+
+    def url(self, database: str, *, with_password: bool = False) -> str:
+        """``postgresql://metaopt@127.0.0.1:PORT/DATABASE``, creating the database if needed (the password
+        goes through ``PGPASSWORD`` or, with ``with_password``, in the URL)."""
+        import psycopg
+
+        with psycopg.connect(host=HOST, port=self.port, user=self.user, password=self.password, dbname="postgres",
+                             autocommit=True) as conn, conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
+            if cur.fetchone() is None:
+                cur.execute(f'CREATE DATABASE "{database}"')
+        secret = f":{self.password}" if with_password else ""
+        return f"postgresql://{self.user}{secret}@{HOST}:{self.port}/{database}"
+
+    def stop(self, sig: int = signal.SIGINT, timeout: float = 30.0) -> None:
+        """Stop the postmaster by its PID (SIGINT: fast shutdown; SIGKILL: a crash)."""
+        try:
+            os.kill(self.pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.kill(self.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.2)
+
+    def start(self) -> None:
+        """(Re)start the server on its data folder and port; after a crash it recovers from its WAL."""
+        pg_ctl = postgres_binary("pg_ctl")
+        options = f"-c listen_addresses={HOST} -p {self.port} -k {self.root} -c fsync=off -c max_connections=200"
+        subprocess.run([*_run_as_postgres(), pg_ctl, "-D", str(self.root / "data"), "-o", options, "-l",
+                        str(self.root / "server.log"), "-w", "-t", "60", "start"], check=True, capture_output=True)
+        self.pid = int((self.root / "data" / "postmaster.pid").read_text().split()[0])
+
+
+def postgres_binary(name: str) -> str | None:
+    """``initdb`` / ``pg_ctl`` on PATH or in Debian's /usr/lib/postgresql/*/bin, or None."""
+    import glob
+
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return candidates[-1] if candidates else None
+
+
+def _run_as_postgres() -> list[str]:
+    # initdb and postgres refuse to run as root: as root, run them as the `postgres` user.
+    return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+
+
+def start_postgres(port: int | None = None) -> PostgresServer:
+    """``initdb`` into a new folder under /tmp (password authentication for user ``metaopt``, a random
+    password) and start the server on 127.0.0.1. Raises MissingDependencyError without the binaries."""
+    import pwd
+    import secrets
+    import tempfile
+
+    if not postgres_binary("initdb") or not postgres_binary("pg_ctl"):
+        raise MissingDependencyError("PostgreSQL server binaries (initdb, pg_ctl) not found: "
+                                     "apt-get install postgresql")
+    root = Path(tempfile.mkdtemp(prefix="metaopt-pg-"))  # /tmp: reachable by the postgres user
+    if os.geteuid() == 0:
+        user = pwd.getpwnam("postgres")  # KeyError: no such user
+        os.chown(root, user.pw_uid, user.pw_gid)
+    password = secrets.token_hex(12)
+    pwfile = root / "pw"
+    pwfile.write_text(password + "\n")
+    if os.geteuid() == 0:
+        shutil.chown(pwfile, "postgres", "postgres")
+    subprocess.run([*_run_as_postgres(), str(postgres_binary("initdb")), "-D", str(root / "data"), "-U", "metaopt",
+                    "--pwfile", str(pwfile), "--auth", "scram-sha-256", "--encoding", "UTF8", "--no-sync"],
+                   check=True, capture_output=True)
+    pwfile.unlink()
+    server = PostgresServer(root, port or free_port(), password, pid=0)
+    server.start()
     return server

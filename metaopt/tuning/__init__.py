@@ -24,15 +24,18 @@ Contract with the report (``metaopt report``) and tracking halves; read by them,
 """
 
 from metaopt.tuning._config import OBJECTIVES, TRAIN_KEYS, TuneConfig
+from metaopt.tuning._loop import budget_used, counts, describe_counts
 from metaopt.tuning._pruning import PRUNERS, PruningCallback, TaskWilcoxonPruner, make_pruner
 from metaopt.tuning._recovery import close_killed_runs, recover_dead_trials
 from metaopt.tuning._samplers import SAMPLERS, make_sampler
 from metaopt.tuning._storage import DEFAULT_STORAGE, open_storage
 from metaopt.tuning._study import load_study, optimize_within_budget, resolve, run_worker, tune
+from metaopt.tuning._workers import EXIT_WORKER_DIED, WorkerDied
 
 __all__ = [
     "TuneConfig", "OBJECTIVES", "TRAIN_KEYS", "PRUNERS", "SAMPLERS", "DEFAULT_STORAGE",
     "tune", "resolve", "run_worker", "load_study", "optimize_within_budget", "open_storage", "make_sampler",
     "make_pruner",
+    "budget_used", "counts", "describe_counts", "EXIT_WORKER_DIED", "WorkerDied",
     "TaskWilcoxonPruner", "PruningCallback", "recover_dead_trials", "close_killed_runs",
 ]

@@ -44,6 +44,8 @@ class TuneConfig:
     progress: bool = True
     device: str | None = None  # torch device of every trial (workers share it); None: the CPU
     engine: str = "auto"  # inner-loop engine of every trial: auto (batched where the learner allows), higher
+    reproducible: bool = False  # synchronous seeded batches: the same trials with any number of workers
+    batch_size: int = 4  # trials per batch with ``reproducible``
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -79,6 +81,13 @@ class TuneConfig:
         resolve_engine_name(self.engine)
         if self.val_every is not None and self.val_every < 1:
             raise ConfigError(f"val_every must be a positive integer, got {self.val_every}")
+        if self.reproducible:
+            if self.trials is None or self.batch_size < 1:
+                raise ConfigError("--reproducible needs --trials N (and a positive --batch-size)")
+            if "time" in self.objectives:
+                raise ConfigError("--reproducible cannot optimise time: seconds per iteration differ run to run")
+            if self.pruner == "hyperband":
+                raise ConfigError("--reproducible supports --pruner median, sha, wilcoxon or none, not hyperband")
         bad = [o for o in self.objectives if o not in OBJECTIVES]
         if bad or not self.objectives or len(set(self.objectives)) != len(self.objectives):
             raise ConfigError(f"bad --objectives {','.join(self.objectives)!r}; use accuracy (or mse) "

@@ -40,8 +40,9 @@ class Objective:
     """
 
     def __init__(self, cfg: TuneConfig, space: Callable[[Any], dict[str, Any]], *, study_dir: Path,
-                 parent_run_id: str | None) -> None:
+                 parent_run_id: str | None, progress: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.cfg = cfg
+        self.progress = progress
         self.space = space
         self.study_dir = study_dir
         self.parent_run_id = parent_run_id
@@ -50,6 +51,7 @@ class Objective:
         from metaopt.runs import build_run, save_run_config
         from metaopt.tracking import MLflowCallback, log_run_config, mlflow_run
 
+        trial.set_user_attr("worker", worker_identity())  # first: a worker dying while it builds is found too
         default = self.cfg.algorithms[0] if len(self.cfg.algorithms) == 1 else ""
         config = trial_run_config(self.cfg, self.space(trial), default)
         if not config.algorithm:
@@ -74,6 +76,11 @@ class Objective:
             log_run_config(run.config)
             callbacks = [PruningCallback(trial, report=len(self.cfg.objectives) == 1),
                          MLflowCallback(log_every=max(1, self.cfg.eval_every // 2))]
+            if self.progress is not None:
+                from metaopt.tuning._progress import TrialProgress
+
+                callbacks.append(TrialProgress(self.progress, trial=trial.number, iterations=self.cfg.iterations,
+                                               metric=metric))
             trainer = run.trainer(run_dir, callbacks=callbacks, progress=False, device=self.cfg.device,
                                   engine=self.cfg.engine)
             try:

@@ -15,7 +15,7 @@ import warnings
 import optuna
 from optuna.trial import TrialState
 
-from metaopt.tuning._storage import retry_callback
+from metaopt.tuning._storage import host_name, retry_callback
 
 __all__ = ["recover_dead_trials", "close_killed_runs"]
 
@@ -24,7 +24,7 @@ def _process_gone(identity: str | None) -> bool:
     if not identity or ":" not in identity:
         return False
     host, _, pid = identity.rpartition(":")
-    if host != os.uname().nodename or not pid.isdigit() or int(pid) == os.getpid():
+    if host != host_name() or not pid.isdigit() or int(pid) == os.getpid():
         return False
     try:
         os.kill(int(pid), 0)

@@ -11,9 +11,11 @@ gives none), so a trial whose worker died is failed after ``grace_period`` secon
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import optuna
 from optuna.storages import BaseStorage
@@ -21,16 +23,21 @@ from optuna.trial import FrozenTrial
 
 from metaopt.errors import ConfigError
 
-__all__ = ["DEFAULT_STORAGE", "open_storage", "MAX_RETRY", "retry_callback", "worker_identity"]
+__all__ = ["DEFAULT_STORAGE", "STORAGE_ENV", "open_storage", "redact_url", "public_config", "resolve_storage",
+           "password_to_env", "MAX_RETRY", "retry_callback", "worker_identity",
+           "host_name"]
 
 DEFAULT_STORAGE = "sqlite:///optuna.db"
+# The storage URL can come from the environment instead of --storage, so a password in it is on no
+# command line (for PostgreSQL, libpq's own PGPASSWORD or ~/.pgpass with a URL that has no password work too).
+STORAGE_ENV = "METAOPT_STORAGE"
 MAX_RETRY = 2  # a trial killed twice with the same parameters is probably killing its worker
 
 
 def open_storage(url: str | None = None, *, heartbeat_interval: int = 10, grace_period: int | None = None
                  ) -> BaseStorage:
     """Open (creating if needed) the storage at ``url``; an unreachable one raises ConfigError."""
-    url = url or DEFAULT_STORAGE
+    url = resolve_storage(url)
     try:
         if url.startswith("journal:") or url.endswith(".log"):
             from optuna.storages.journal import JournalFileBackend
@@ -64,6 +71,11 @@ def open_storage(url: str | None = None, *, heartbeat_interval: int = 10, grace_
         raise ConfigError(f"cannot open storage {_redact(url)}: {first[:200]}") from None
 
 
+def resolve_storage(url: str | None) -> str:
+    """``url``, else ``$METAOPT_STORAGE``, else the SQLite file in the working directory."""
+    return url or os.environ.get(STORAGE_ENV) or DEFAULT_STORAGE
+
+
 def retry_callback() -> Callable[[optuna.Study, FrozenTrial], None]:
     """Optuna's callback that enqueues a copy of a trial failed by heartbeat (``failed_trial`` attr)."""
     with warnings.catch_warnings():
@@ -71,15 +83,47 @@ def retry_callback() -> Callable[[optuna.Study, FrozenTrial], None]:
         return optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
 
 
-def _redact(url: str) -> str:
-    """The URL without a password, so error messages never print one."""
+def redact_url(url: str | None) -> str | None:
+    """The URL without a password (``user:***@host``, ``password=***``), for anything printed or logged."""
+    if not url:
+        return url
     if "@" in url and "://" in url:
         scheme, rest = url.split("://", 1)
         creds, host = rest.rsplit("@", 1)
-        return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"
-    return url
+        if ":" in creds:
+            url = f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"
+    return re.sub(r"(?i)((?:password|passwd|pwd)=)[^&;]*", r"\1***", url)
+
+
+_redact = redact_url  # the old private name
+
+
+def password_to_env(url: str) -> tuple[str, dict[str, str]]:
+    """For a child process that takes the URL on its command line (optuna-dashboard): a PostgreSQL URL's
+    password moves to libpq's ``PGPASSWORD`` in the child's environment; other URLs are left as they are."""
+    if url.startswith("postgresql") and "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        if ":" in creds:
+            from urllib.parse import unquote
+
+            user, password = creds.split(":", 1)
+            return f"{scheme}://{user}@{host}", {"PGPASSWORD": unquote(password)}
+    return url, {}
+
+
+def public_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A study's configuration as it may be logged (MLflow params) or printed: URLs redacted."""
+    return {k: redact_url(v) if k in ("storage", "tracking_uri") and isinstance(v, str) else v
+            for k, v in config.items()}
 
 
 def worker_identity() -> str:
     """``host:pid`` of this process, stored on each trial so a dead worker's trial can be found."""
-    return f"{os.uname().nodename}:{os.getpid()}"
+    return f"{host_name()}:{os.getpid()}"
+
+
+def host_name() -> str:
+    """This host's name in trials' ``worker`` attr: ``$METAOPT_WORKER_HOST``, else the node name. Set it where
+    hosts share a node name (containers) so a process id is only ever checked on its own host."""
+    return os.environ.get("METAOPT_WORKER_HOST") or os.uname().nodename

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,11 +12,12 @@ from optuna.trial import FrozenTrial, TrialState
 
 from metaopt.errors import ConfigError
 from metaopt.tuning._config import TuneConfig
+from metaopt.tuning._loop import budget_used, counts, optimize_within_budget, thread_budget
 from metaopt.tuning._objective import Objective
 from metaopt.tuning._pruning import make_pruner
 from metaopt.tuning._recovery import close_killed_runs, recover_dead_trials
 from metaopt.tuning._samplers import make_sampler
-from metaopt.tuning._storage import open_storage
+from metaopt.tuning._storage import open_storage, redact_url, resolve_storage
 
 __all__ = ["tune", "resolve", "run_worker", "load_study", "budget_used", "thread_budget", "optimize_within_budget"]
 
@@ -35,6 +32,7 @@ def resolve(cfg: TuneConfig) -> TuneConfig:
     bench = get_benchmark(cfg.benchmark, data_root=cfg.data_root)
     score = metric_name(bench.kind)
     cfg.objectives = list(cfg.objectives or [score])
+    cfg.storage = resolve_storage(cfg.storage)  # --storage, else $METAOPT_STORAGE: what workers get in their file
     cfg.validate()
     if bench.kind == "regression" and cfg.ways is not None:
         raise ConfigError(f"benchmark {cfg.benchmark!r} is regression; --ways does not apply")
@@ -92,6 +90,7 @@ def load_study(cfg: TuneConfig, *, worker: int = 0) -> optuna.Study:
     if [d.name.lower() for d in study.directions] != _directions(cfg):
         raise ConfigError(f"study {cfg.study!r} optimises {len(study.directions)} objective(s); these "
                           f"--objectives need another --study")
+    _check_batches(study, cfg)
     for key in ("benchmark", "ways", "shots"):
         saved, wanted = study.user_attrs.get(key), getattr(cfg, key)
         if saved is not None and wanted is not None and saved != wanted:
@@ -99,83 +98,52 @@ def load_study(cfg: TuneConfig, *, worker: int = 0) -> optuna.Study:
     return study
 
 
-def budget_used(study: optuna.Study) -> tuple[int, int]:
-    """(trials that count against ``--trials``, trials still to run or running).
-
-    Counted: finished trials (complete, pruned, failed by their own loss) plus running and queued
-    ones. A trial failed because its worker died is not counted: its retry is.
-    """
-    counted = pending = 0
-    for t in study.get_trials(deepcopy=False):
-        if t.state in (TrialState.COMPLETE, TrialState.PRUNED):
-            counted += 1
-        elif t.state == TrialState.FAIL and "fail_reason" in t.user_attrs:
-            counted += 1
-        elif t.state in (TrialState.RUNNING, TrialState.WAITING):
-            counted += 1
-            pending += t.state == TrialState.WAITING
-    return counted, pending
+def _check_batches(study: optuna.Study, cfg: TuneConfig) -> None:
+    """A --reproducible study stays one (same batch size); a free study cannot become one."""
+    saved = study.user_attrs.get("reproducible_batch_size")
+    if cfg.reproducible:
+        if saved is None and study.get_trials(deepcopy=False):
+            raise ConfigError(f"study {cfg.study!r} has trials not run in batches; --reproducible needs a new --study")
+        if saved is not None and saved != cfg.batch_size:
+            raise ConfigError(f"study {cfg.study!r} was run with --batch-size {saved}, not {cfg.batch_size}")
+        if saved is None:
+            study.set_user_attr("reproducible_batch_size", cfg.batch_size)
+    elif saved is not None:
+        raise ConfigError(f"study {cfg.study!r} is reproducible: add --reproducible --batch-size {saved}")
 
 
-def thread_budget(workers: int) -> int:
-    """Torch threads per worker: the cores this process may use (capped by $OMP_NUM_THREADS) over N."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if os.environ.get("OMP_NUM_THREADS", "").isdigit():
-        cores = min(cores, int(os.environ["OMP_NUM_THREADS"]))
-    return max(1, cores // workers)
-
-
-def run_worker(cfg: TuneConfig, *, worker: int = 0, parent_run_id: str | None = None) -> int:
-    """Run trials on the study until the budget is spent; return how many this worker ran."""
+def run_worker(cfg: TuneConfig, *, worker: int = 0, parent_run_id: str | None = None,
+               status_dir: str | Path | None = None) -> int:
+    """Run trials on the study until the budget is spent; return how many this worker ran. With
+    ``status_dir`` (a worker process), the running trial's progress goes to ``worker-N.json`` there."""
     import torch
 
     from metaopt.trainer import TrainingDiverged
+    from metaopt.tuning._progress import StudyProgress, write_status
 
-    torch.set_num_threads(thread_budget(cfg.workers))
+    # --reproducible: one thread, so float sums are added in the same order whatever the worker count
+    torch.set_num_threads(1 if cfg.reproducible else thread_budget(cfg.workers))
     study = load_study(cfg, worker=worker)
-    objective = Objective(cfg, _space(cfg), study_dir=Path(cfg.runs_dir) / cfg.study, parent_run_id=parent_run_id)
-    return optimize_within_budget(study, objective, trials=cfg.trials, timeout=cfg.timeout,
-                                  progress=cfg.progress and cfg.workers == 1, catch=(TrainingDiverged,))
+    board = StudyProgress(cfg.study or "", total=cfg.trials, initial=budget_used(study)[0],
+                          enabled=cfg.progress and status_dir is None)
+    sink: Callable[[dict[str, Any]], None] = board
+    if status_dir is not None:
+        path = Path(status_dir) / f"worker-{worker}.json"
+        sink = lambda status: write_status(path, status)  # noqa: E731
+    objective = Objective(cfg, _space(cfg), study_dir=Path(cfg.runs_dir) / cfg.study, parent_run_id=parent_run_id,
+                          progress=sink)
+    if cfg.reproducible:
+        from metaopt.tuning._batches import optimize_in_batches
 
-
-def optimize_within_budget(study: optuna.Study, objective: Callable[[optuna.Trial], Any], *, trials: int | None,
-                           timeout: float | None, progress: bool = True, catch: tuple[type[Exception], ...] = ()
-                           ) -> int:
-    """Run trials one at a time until the study holds ``trials`` (counted by :func:`budget_used`, so a
-    resumed study or other workers' trials count) or ``timeout`` seconds have passed; recover dead
-    workers' trials between trials. Return how many this call ran. Also the loop of ``metaopt prompt tune``."""
-    started, ran = time.monotonic(), 0
-    bar = None
-    if progress and trials:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=trials, initial=min(trials, budget_used(study)[0]), desc=f"study {study.study_name}")
-    try:
-        while timeout is None or time.monotonic() - started < timeout:
-            recover_dead_trials(study)
-            counted, pending = budget_used(study)
-            if trials is not None and counted >= trials and not pending:
-                break
-            study.optimize(objective, n_trials=1, catch=catch, gc_after_trial=False)
-            ran += 1
-            if bar is not None:
-                bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
+        lock = Path(status_dir) / "batches.lock" if status_dir is not None else None
+        ran = optimize_in_batches(study, objective, space=objective.space, sampler=cfg.sampler, seed=cfg.seed,
+                                  batch_size=cfg.batch_size, trials=int(cfg.trials or 0), progress=board,
+                                  catch=(TrainingDiverged,), lock=lock)
+    else:
+        ran = optimize_within_budget(study, objective, trials=cfg.trials, timeout=cfg.timeout, progress=board,
+                                     catch=(TrainingDiverged,))
+    sink({"trial": None})
     return ran
-
-
-def _spawn_workers(cfg: TuneConfig, parent_run_id: str | None) -> None:
-    payload = json.dumps({**cfg.to_dict(), "progress": False})
-    procs = [
-        subprocess.Popen([sys.executable, "-m", "metaopt.tuning._worker", str(i), parent_run_id or "", payload])
-        for i in range(cfg.workers)
-    ]
-    codes = [p.wait() for p in procs]
-    bad = [c for c in codes if c != 0]
-    if bad:
-        raise RuntimeError(f"{len(bad)} of {cfg.workers} workers exited with codes {bad}; re-run to resume")
 
 
 def _best(study: optuna.Study, n_objectives: int) -> FrozenTrial | None:
@@ -189,13 +157,14 @@ def _best(study: optuna.Study, n_objectives: int) -> FrozenTrial | None:
 
 def _evaluate_best(cfg: TuneConfig, best: FrozenTrial) -> Any:
     """Mean ± 95% CI of the best trial on the fixed test tasks: from its kept checkpoint, or retrained."""
-    from metaopt.runs import RunConfig, build_run, load_run
+    from metaopt.runs import RunConfig, build_run, load_run, save_run_config
 
     run_dir = Path(best.user_attrs.get("run_dir", ""))
     if (run_dir / "checkpoint.pt").is_file():
         trainer = load_run(run_dir).trainer(None, progress=cfg.progress, device=cfg.device, engine=cfg.engine)
     else:  # tuned on another machine: retrain it here with the same config and seed
         run = build_run(RunConfig.from_dict(best.user_attrs["run_config"]))
+        save_run_config(run_dir, run.config)  # the model registered next is loaded from this folder
         trainer = run.trainer(run_dir, progress=cfg.progress, device=cfg.device, engine=cfg.engine)
         trainer.fit()
         trainer.use_best()
@@ -209,28 +178,45 @@ def tune(cfg: TuneConfig) -> dict[str, Any]:
 
     cfg = resolve(cfg)
     started = time.perf_counter()
+    if cfg.reproducible:  # the final evaluation too runs on one thread (see run_worker)
+        import torch
+
+        torch.set_num_threads(1)
     study = load_study(cfg)
     bench_meta = {"benchmark": cfg.benchmark, "ways": cfg.ways, "shots": cfg.shots, "metric": cfg.objectives[0]}
     for key, value in bench_meta.items():
         study.set_user_attr(key, value)
-    parent_id = study.user_attrs.get("mlflow_parent_run_id")
+    from metaopt.tracking import resolve_tracking_uri
+    from metaopt.tuning._parent import parent_run_id
+
+    tags = {"optuna_study": cfg.study, "benchmark": cfg.benchmark}
+    parent_id, created = parent_run_id(study, study_name=cfg.study, tracking_uri=resolve_tracking_uri(cfg.tracking_uri),
+                                       tags=tags)
     with mlflow_run(experiment=cfg.study, run_name=cfg.study, tracking_uri=cfg.tracking_uri, run_id=parent_id,
-                    tags={"optuna_study": cfg.study, "benchmark": cfg.benchmark}) as parent:
+                    tags=tags) as parent:
         import mlflow
 
-        study.set_user_attr("mlflow_parent_run_id", parent.info.run_id)
-        if parent_id is None:
-            mlflow.log_params({k: str(v)[:500] for k, v in cfg.to_dict().items() if k not in ("progress",)})
+        if created:
+            from metaopt.tuning._storage import public_config
+
+            mlflow.log_params({k: str(v)[:500] for k, v in public_config(cfg.to_dict()).items() if k != "progress"})
         recover_dead_trials(study)
         close_killed_runs(study, cfg.tracking_uri)
+        died = None
         if cfg.workers == 1:
             run_worker(cfg, parent_run_id=parent.info.run_id)
         else:
-            _spawn_workers(cfg, parent.info.run_id)
+            from metaopt.tuning._workers import WorkerDied, spawn_workers
+
+            try:
+                spawn_workers(cfg, study, parent.info.run_id)
+            except WorkerDied as exc:  # recorded, then raised once the runs are closed
+                died = exc
+                mlflow.set_tag("workers_died", str(exc)[:250])
         recover_dead_trials(study)
         close_killed_runs(study, cfg.tracking_uri)
         summary = summarize(study, cfg)
-        best = _best(study, len(cfg.objectives))
+        best = None if died else _best(study, len(cfg.objectives))
         if best is not None:
             if study.user_attrs.get("best_trial") != best.number or "best_test_mean" not in study.user_attrs:
                 result = _evaluate_best(cfg, best)
@@ -248,6 +234,8 @@ def tune(cfg: TuneConfig) -> dict[str, Any]:
                            best_val=best.values[0], test_mean=study.user_attrs["best_test_mean"],
                            test_ci95=study.user_attrs["best_test_ci95"], test_tasks=study.user_attrs.get(
                                "best_test_tasks", cfg.test_tasks))
+    if died is not None:
+        raise died
     summary["seconds"] = round(time.perf_counter() - started, 2)
     return summary
 
@@ -257,10 +245,10 @@ def summarize(study: optuna.Study, cfg: TuneConfig) -> dict[str, Any]:
     trials = study.get_trials(deepcopy=False)
     states = {s.name.lower(): sum(t.state == s for t in trials) for s in TrialState}
     summary: dict[str, Any] = {
-        "study": cfg.study, "storage": cfg.storage or "sqlite:///optuna.db", "benchmark": cfg.benchmark,
+        "study": cfg.study, "storage": redact_url(resolve_storage(cfg.storage)), "benchmark": cfg.benchmark,
         "ways": cfg.ways, "shots": cfg.shots, "metric": cfg.objectives[0], "objectives": cfg.objectives,
         "sampler": cfg.sampler, "pruner": cfg.pruner_name, "workers": cfg.workers,
-        "trials": len(trials), "states": states,
+        "trials": len(trials), "states": states, "trials_budget": cfg.trials, "trial_counts": counts(trials),
         "iterations_spent": sum(int(t.user_attrs.get("iterations_run", 0)) for t in trials),
         "iterations_per_trial": cfg.iterations,
         "mlflow_parent_run_id": study.user_attrs.get("mlflow_parent_run_id"),

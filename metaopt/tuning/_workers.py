@@ -1,0 +1,111 @@
+"""``--workers N``: worker processes on one study, started and watched by the ``tune`` process.
+
+No secret travels on a command line (any local user can read ``/proc/PID/cmdline``): each worker is
+started as ``python -m metaopt.tuning._worker INDEX FOLDER`` where FOLDER is a private temporary
+folder (mode 0700) holding ``config.json`` (mode 0600: the study's configuration, storage URL and
+tracking URI included); the folder is removed when the workers have ended. The workers write their
+running trial's progress there too (:mod:`._progress`).
+
+A worker that dies (killed, out of memory) leaves its trial RUNNING; :func:`recover_dead_trials`
+fails it and enqueues a retry with the same parameters, which the surviving workers run. When the
+workers have ended, :class:`WorkerDied` names each dead worker, its trial and that trial's retry;
+the CLI prints it on one line and exits with :data:`EXIT_WORKER_DIED`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import optuna
+from optuna.trial import TrialState
+
+from metaopt.tuning._config import TuneConfig
+from metaopt.tuning._loop import budget_used
+from metaopt.tuning._progress import WorkerBoard
+from metaopt.tuning._recovery import recover_dead_trials
+from metaopt.tuning._storage import worker_identity
+
+__all__ = ["EXIT_WORKER_DIED", "WorkerDied", "spawn_workers", "write_private_config"]
+
+EXIT_WORKER_DIED = 3  # `metaopt tune`: a worker process died; finished trials are kept, re-run to resume
+
+
+class WorkerDied(RuntimeError):
+    """One or more worker processes died; the message is one line naming them, their trials and retries."""
+
+
+def write_private_config(folder: Path, payload: dict) -> Path:
+    """``folder/config.json`` created with mode 0600 (never readable by another user, not even briefly)."""
+    path = folder / "config.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(payload, f)
+    return path
+
+
+def _exit_text(code: int) -> str:
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exited with code {code}"
+
+
+def _describe(study: optuna.Study, index: int, proc: subprocess.Popen) -> str:
+    """``worker 1 (pid 123, killed by SIGKILL) during trial 4, retried as trial 6``."""
+    identity = f"{worker_identity().rsplit(':', 1)[0]}:{proc.pid}"
+    trials = study.get_trials(deepcopy=False)
+    own = [t for t in trials if t.user_attrs.get("worker") == identity and t.state == TrialState.FAIL
+           and "fail_reason" not in t.user_attrs and not t.user_attrs.get("over_budget")]
+    text = f"worker {index} (pid {proc.pid}, {_exit_text(proc.returncode)})"
+    if not own:
+        return text + " between trials, nothing to retry"
+    parts = []
+    for t in own:
+        retries = [r.number for r in trials if r.system_attrs.get("failed_trial") == t.number]
+        parts.append(f"during trial {t.number}, " + (f"retried as trial {retries[0]}" if retries else "not retried"))
+    return f"{text} " + "; ".join(parts)
+
+
+def spawn_workers(cfg: TuneConfig, study: optuna.Study, parent_run_id: str | None) -> None:
+    """Run ``cfg.workers`` worker processes to the end; raise :class:`WorkerDied` if any died."""
+    folder = Path(tempfile.mkdtemp(prefix="metaopt-tune-"))  # mode 0700
+    try:
+        write_private_config(folder, {"config": {**cfg.to_dict(), "progress": False}, "parent_run_id": parent_run_id})
+        procs = [subprocess.Popen([sys.executable, "-m", "metaopt.tuning._worker", str(i), str(folder)])
+                 for i in range(cfg.workers)]
+        board = WorkerBoard(cfg.study or "", total=cfg.trials, initial=budget_used(study)[0], workers=cfg.workers,
+                            folder=folder, enabled=cfg.progress)
+        try:
+            last_poll = 0.0
+            while any(p.poll() is None for p in procs):
+                counted = None
+                if time.monotonic() - last_poll > 3:  # the storage may be remote: poll it gently
+                    last_poll, counted = time.monotonic(), budget_used(study)[0]
+                board.refresh(counted, alive=[p.poll() is None for p in procs])
+                time.sleep(0.5)
+            board.refresh(budget_used(study)[0], alive=[False] * len(procs))
+        finally:
+            board.close()
+            for p in procs:  # the parent is leaving (Ctrl-C, an error): take the workers with it
+                if p.poll() is None:
+                    p.terminate()
+            for p in procs:
+                p.wait()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    dead = [(i, p) for i, p in enumerate(procs) if p.returncode != 0]
+    if dead:
+        recover_dead_trials(study)
+        lines = "; ".join(_describe(study, i, p) for i, p in dead)
+        raise WorkerDied(f"{len(dead)} of {cfg.workers} workers died: {lines}; finished trials are kept, "
+                         "re-run the same command to resume")

@@ -1,0 +1,93 @@
+"""A study on many machines, for real: a PostgreSQL server and an ``mlflow server`` over HTTP, three
+``metaopt tune`` processes started as separate hosts would be (their own folder and host name), one
+killed with SIGKILL mid-trial. The heartbeat fails its trial, another host runs the retry, no finished
+trial is lost, nothing stays RUNNING in Optuna or MLflow, all trials nest under one parent run and the
+model is registered, all read back through the servers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import mlflow
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+HOSTS = 3
+TRIALS = 5
+
+
+@pytest.mark.slow
+def test_three_hosts_on_postgres_and_an_mlflow_server_survive_a_killed_host(tmp_path, postgres_server,
+                                                                            mlflow_server):
+    storage = postgres_server["url"]("hosts")
+    env = {**os.environ, "PGPASSWORD": postgres_server["password"], "OMP_NUM_THREADS": "1",
+           "METAOPT_TUNE_HEARTBEAT": "1", "MLFLOW_TRACKING_URI": mlflow_server}
+    cmd = [sys.executable, "-m", "metaopt", "tune", "--benchmark", "sinusoid", "--shots", "5", "--algorithms",
+           "fomaml", "--trials", str(TRIALS), "--iterations", "40", "--val-every", "5", "--val-tasks", "3",
+           "--test-tasks", "5", "--storage", storage, "--study", "hosts", "--tracking-uri", mlflow_server,
+           "--sampler", "random", "--pruner", "none", "--no-progress"]
+    procs = {}
+    for i in range(HOSTS):
+        (tmp_path / f"host{i}").mkdir()
+        procs[f"host{i}"] = subprocess.Popen(cmd, cwd=tmp_path / f"host{i}", env={**env, "METAOPT_WORKER_HOST":
+                                             f"host{i}"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    mine = storage.replace("metaopt@", f"metaopt:{postgres_server['password']}@")  # this test's own reads
+    study = None
+    victim = None
+    try:
+        deadline = time.monotonic() + 500
+        while victim is None and time.monotonic() < deadline:
+            time.sleep(0.3)
+            try:
+                study = optuna.load_study(study_name="hosts", storage=mine)
+                trials = study.get_trials()
+            except Exception:  # not created yet
+                continue
+            running = [t for t in trials if t.state == TrialState.RUNNING and t.intermediate_values]
+            if running and len(trials) < TRIALS:  # mid-trial, with trials left for the others
+                victim = running[0]
+        assert victim is not None, "never saw a trial mid-way with trials left: " + "".join(
+            p.stderr.read()[-1500:] for p in procs.values() if p.poll() is not None)
+        host, pid = victim.user_attrs["worker"].split(":")
+        finished = {t.number: t.value for t in trials if t.state == TrialState.COMPLETE}
+        os.kill(int(pid), signal.SIGKILL)
+        procs[host].wait()
+        for name, proc in procs.items():
+            if name != host:
+                out, err = proc.communicate(timeout=900)
+                assert proc.returncode == 0, err[-3000:]
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+    trials = study.get_trials()
+    assert all(trials[n].value == v for n, v in finished.items())  # no finished trial lost
+    killed = trials[victim.number]
+    assert killed.state == TrialState.FAIL and "fail_reason" not in killed.user_attrs
+    (retry,) = [t for t in trials if t.system_attrs.get("failed_trial") == victim.number]
+    assert retry.state == TrialState.COMPLETE and retry.params == victim.params
+    assert retry.user_attrs["worker"].split(":")[0] != host
+    assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
+    assert sum(t.state == TrialState.COMPLETE for t in trials) == TRIALS
+    assert len({t.user_attrs["worker"].split(":")[0] for t in trials}) >= 2
+
+    client = mlflow.MlflowClient(tracking_uri=mlflow_server)
+    runs = client.search_runs([client.get_experiment_by_name("hosts").experiment_id], max_results=1000)
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert len(parents) == 1 and parents[0].info.run_id == study.user_attrs["mlflow_parent_run_id"]
+    children = {int(r.data.tags["trial_number"]): r for r in runs if r is not parents[0]}
+    assert set(children) == {t.number for t in trials if "mlflow_run_id" in t.user_attrs}
+    assert all(r.data.tags["mlflow.parentRunId"] == parents[0].info.run_id for r in children.values())
+    assert all(r.info.status != "RUNNING" for r in runs)
+    assert children[victim.number].info.status == "KILLED"
+    assert "test_mse" in client.get_run(parents[0].info.run_id).data.metrics
+    assert client.search_model_versions("name='hosts'")

@@ -1,0 +1,86 @@
+"""``--workers``: a worker killed with SIGKILL mid-trial ends the command with one line naming it, its
+trial and the retry, exit code 3; the study is whole and a re-run finishes it."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import mlflow
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from metaopt.tuning import EXIT_WORKER_DIED
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+TINY_SPACE = '''
+def space(trial):
+    return {"algorithm": "fomaml", "inner_lr": trial.suggest_float("inner_lr", 1e-3, 1e-2, log=True),
+            "meta_batch": 2}
+'''
+
+
+def _study(tmp_path):
+    return optuna.load_study(study_name="w", storage=f"sqlite:///{tmp_path}/optuna.db")
+
+
+@pytest.mark.slow
+def test_killed_worker_is_one_line_with_exit_code_3_then_rerun_finishes(tmp_path):
+    (tmp_path / "tiny_space.py").write_text(TINY_SPACE)
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+           "OMP_NUM_THREADS": "1", "METAOPT_TUNE_HEARTBEAT": "1"}
+    cmd = [sys.executable, "-m", "metaopt", "tune", "--benchmark", "sinusoid", "--shots", "5", "--algorithms",
+           "tiny_space:space", "--trials", "3", "--iterations", "60", "--val-every", "5", "--val-tasks", "3",
+           "--test-tasks", "5", "--study", "w", "--workers", "2", "--pruner", "none", "--sampler", "random",
+           "--no-progress"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    victim = None
+    try:
+        deadline = time.monotonic() + 400
+        while victim is None and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.3)
+            try:
+                trials = _study(tmp_path).trials
+            except Exception:  # not created yet
+                continue
+            running = [t for t in trials if t.state == TrialState.RUNNING and t.intermediate_values]
+            if running:
+                victim = running[0]
+        assert victim is not None, "never saw a trial mid-way"
+        pid = int(victim.user_attrs["worker"].rsplit(":", 1)[1])
+        os.kill(pid, signal.SIGKILL)
+        out, err = proc.communicate(timeout=600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == EXIT_WORKER_DIED == 3, err[-2000:]
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    match = re.fullmatch(rf"metaopt: 1 of 2 workers died: worker \d \(pid {pid}, killed by SIGKILL\) during trial "
+                         rf"{victim.number}, retried as trial (\d+); finished trials are kept, re-run the same "
+                         r"command to resume", last)
+    assert match, last
+    trials = _study(tmp_path).trials
+    retry = trials[int(match.group(1))]
+    assert trials[victim.number].state == TrialState.FAIL and retry.params == victim.params
+    assert retry.system_attrs["failed_trial"] == victim.number
+    assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
+    runs = client.search_runs([client.get_experiment_by_name("w").experiment_id])
+    assert all(r.info.status != "RUNNING" for r in runs)
+    assert client.get_run(victim.user_attrs["mlflow_run_id"]).info.status == "KILLED"
+    finished = {t.number: t.value for t in trials if t.state == TrialState.COMPLETE}
+
+    again = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    trials = _study(tmp_path).trials
+    assert {t.number: t.value for t in trials if t.state == TrialState.COMPLETE} == finished  # nothing lost
+    assert sum(t.state == TrialState.COMPLETE for t in trials) == 3
+    assert "test mse" in again.stdout and "1 failed because their worker died" in again.stdout
