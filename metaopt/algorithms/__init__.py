@@ -17,6 +17,7 @@ from metaopt.algorithms.mamlpp import MAMLPlusPlus
 from metaopt.algorithms.matching import MatchingNet
 from metaopt.algorithms.metacurvature import MetaCurvature
 from metaopt.algorithms.metalstm import MetaLSTM
+from metaopt.algorithms.metanet import MetaNet
 from metaopt.algorithms.metasgd import MetaSGD
 from metaopt.algorithms.protonet import ProtoNet
 from metaopt.algorithms.relation import RelationNet
@@ -51,5 +52,6 @@ __all__ = [
     "SiameseNet",
     "MetaLSTM",
     "SNAIL",
+    "MetaNet",
     "maml_update",
 ]
