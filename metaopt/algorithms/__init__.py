@@ -13,6 +13,7 @@ from metaopt.algorithms.base import (
     task_metric,
 )
 from metaopt.algorithms.maml import FOMAML, MAML, maml_update
+from metaopt.algorithms.maml_rl import FOMAMLRL, MAMLRL
 from metaopt.algorithms.mamlpp import MAMLPlusPlus
 from metaopt.algorithms.matching import MatchingNet
 from metaopt.algorithms.metacurvature import MetaCurvature
@@ -53,5 +54,7 @@ __all__ = [
     "MetaLSTM",
     "SNAIL",
     "MetaNet",
+    "MAMLRL",
+    "FOMAMLRL",
     "maml_update",
 ]
