@@ -22,7 +22,7 @@ import torch
 
 from metaopt.tasks.rl import BatchEnv, RLTaskSource
 
-__all__ = ["Nav2DTasks", "Nav2DBatchEnv", "Nav2DEnv", "MAX_STEP", "oracle_return"]
+__all__ = ["Nav2DTasks", "Nav2DBatchEnv", "Nav2DEnv", "MAX_STEP", "oracle_return", "FAMILY"]
 
 MAX_STEP = 0.1
 
@@ -111,3 +111,20 @@ class Nav2DEnv:
         self._t += 1
         reward = -float(np.linalg.norm(self._pos - self.goal))
         return self._pos.copy(), reward, False, self._t >= self.horizon, {}
+
+
+class _Nav2DFamily:
+    """nav2d as a Gymnasium-API family: ``--benchmark gym:metaopt.tasks.nav2d:FAMILY`` plays the same tasks
+    through the generic adapter (one environment object per trajectory), the template for a user's own."""
+
+    def sample_task(self, rng: np.random.Generator) -> np.ndarray:
+        return rng.uniform(-0.5, 0.5, size=2).astype(np.float32)
+
+    def make_env(self, params: Any) -> Nav2DEnv:
+        return Nav2DEnv(params)
+
+    def oracle_return(self, params: Any, horizon: int) -> float:
+        return float(oracle_return(torch.as_tensor(params, dtype=torch.float32).view(1, 2), horizon)[0])
+
+
+FAMILY = _Nav2DFamily()
