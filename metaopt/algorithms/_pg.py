@@ -119,26 +119,25 @@ def magic_box(x: torch.Tensor) -> torch.Tensor:
 
 
 def inner_objective(
-    logp: torch.Tensor, rewards: torch.Tensor, values: torch.Tensor | None, gamma: float, *, magic: bool = True,
-    scale: float | torch.Tensor = 1.0,
+    logp: torch.Tensor, logp_old: torch.Tensor, rewards: torch.Tensor, values: torch.Tensor | None, gamma: float,
+    *, magic: bool = True, scale: float | torch.Tensor = 1.0,
 ) -> torch.Tensor:
     """The inner step's objective (to ascend), averaged over trajectories; ``[T, N]`` inputs.
 
-    ``magic``: DiCE with its baseline term, ``sum_t gamma^t [box(sum_{k<=t} logp_k) r_t + (1 - box(logp_t)) b_t]``.
-    Otherwise the REINFORCE surrogate ``sum_t logp_t gamma^t (R_t - b_t)`` (same gradient, Hessian without the
-    score-function terms). Both are divided by the horizon (rllab's per-step mean) and multiplied by
-    ``scale`` (a constant). Trajectories reused in later outer passes are treated as on-policy: the
-    boxes are centred at the current weights, not importance-weighted back to the sampling policy, since
-    a product of per-step ratios over a 100-step trajectory can reach the hundreds after one Adam step
-    (the trust-region line search of MAML's code re-adapts on its old inner samples the same way).
+    ``magic``: ``sum_t gamma^t [w_{<=t} r_t + (1 - w_t) b_t]`` with ``w_{<=t} = exp(sum_{k<=t} (logp_k - logp_old_k))``;
+    at the sampling policy the weights are DiCE's magic boxes (value 1), elsewhere they are the
+    trajectory-prefix importance ratios, so reused data (several outer epochs) stays corrected.
+    Otherwise: ``sum_t logp_t * rho_t * gamma^t (R_t - b_t)`` with the per-step ratios ``rho_t`` held constant.
+    Both are divided by the horizon (rllab's per-step mean) and multiplied by ``scale`` (a constant).
     """
-    t = rewards.shape[0]
-    disc = scale * gamma ** torch.arange(t, dtype=rewards.dtype).unsqueeze(1) / t
+    disc = scale * gamma ** torch.arange(rewards.shape[0], dtype=rewards.dtype).unsqueeze(1) / rewards.shape[0]
     b = torch.zeros_like(rewards) if values is None else values
+    diff = logp - logp_old
     if magic:
-        return (disc * (magic_box(logp.cumsum(0)) * rewards + (1 - magic_box(logp)) * b)).sum(0).mean()
+        prefix, step = torch.exp(diff.cumsum(0)), torch.exp(diff)
+        return (disc * (prefix * rewards + (1 - step) * b)).sum(0).mean()
     advantage = discounted_returns(rewards, gamma) - b
-    return (logp * disc * advantage).sum(0).mean()
+    return (logp * torch.exp(diff).detach() * disc * advantage).sum(0).mean()
 
 
 def ppo_objective(logp: torch.Tensor, logp_old: torch.Tensor, advantages: torch.Tensor, clip: float) -> torch.Tensor:

@@ -138,7 +138,7 @@ class MAMLRL(MetaLearner):
             logp = policy_log_probs(fmodule, traj, self.continuous)
             if log_probs is not None:
                 log_probs.append(logp.sum())
-            return -inner_objective(logp, traj.rewards, traj.values, self.config.gamma, magic=magic,
+            return -inner_objective(logp, traj.log_probs, traj.rewards, traj.values, self.config.gamma, magic=magic,
                                     scale=traj.scale)
 
         return self.inner.adapt(loss_fn, steps, self.config.inner_lr, first_order=self.config.first_order,

@@ -119,7 +119,7 @@ def _inner_hessian(magic: bool) -> tuple[torch.Tensor, torch.Tensor]:
 
         def estimate(flat, a=a):
             logp = _probs(policy, unflatten(flat)).log()[a]
-            return inner_objective(logp, R[a], None, 1.0, magic=magic)
+            return inner_objective(logp, logp0[a], R[a], None, 1.0, magic=magic)
 
         expected += float(logp0.exp()[a].prod()) * torch.autograd.functional.hessian(estimate, theta0)
     return expected, torch.autograd.functional.hessian(exact_j, theta0)
