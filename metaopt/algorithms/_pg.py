@@ -126,7 +126,9 @@ def inner_objective(
 
     ``magic``: ``sum_t gamma^t [w_{<=t} r_t + (1 - w_t) b_t]`` with ``w_{<=t} = exp(sum_{k<=t} (logp_k - logp_old_k))``;
     at the sampling policy the weights are DiCE's magic boxes (value 1), elsewhere they are the
-    trajectory-prefix importance ratios, so reused data (several outer epochs) stays corrected.
+    trajectory-prefix importance ratios, so reused data (several outer epochs) stays corrected. (Treating
+    reused data as on-policy instead, boxes centred at the current weights, made nav2d training diverge
+    in a 30-iteration probe where this form learned; the outer clip keeps the ratios near 1.)
     Otherwise: ``sum_t logp_t * rho_t * gamma^t (R_t - b_t)`` with the per-step ratios ``rho_t`` held constant.
     Both are divided by the horizon (rllab's per-step mean) and multiplied by ``scale`` (a constant).
     """
