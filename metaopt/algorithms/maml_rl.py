@@ -44,7 +44,7 @@ from metaopt.inner_loop import InnerLoop
 from metaopt.models.policy import MLPPolicy
 from metaopt.typing import TaskKind
 
-__all__ = ["MAMLRL", "FOMAMLRL", "MAMLRLConfig"]
+__all__ = ["MAMLRL", "FOMAMLRL", "MAMLRLConfig", "FOMAMLRLConfig"]
 
 
 @dataclasses.dataclass
@@ -95,11 +95,8 @@ class MAMLRL(MetaLearner):
     Config = MAMLRLConfig
     config: MAMLRLConfig
     kinds = frozenset({"rl"})
-    first_order_variant = False
 
     def __init__(self, model: MLPPolicy, config: MAMLRLConfig, kind: TaskKind) -> None:
-        if self.first_order_variant:
-            config = dataclasses.replace(config, first_order=True)
         super().__init__(model, config, kind)
         self.continuous = model.continuous
         self.inner = InnerLoop(model, optimizer="sgd")
@@ -212,9 +209,19 @@ class MAMLRL(MetaLearner):
         return float(self.evaluate_task(task, steps).regret.mean())
 
 
+@dataclasses.dataclass
+class FOMAMLRLConfig(MAMLRLConfig):
+    first_order: bool = True
+
+    def validate(self) -> None:
+        super().validate()
+        if not self.first_order:
+            raise ConfigError("fomaml-rl is first order: first_order must be true (use maml-rl for second order)")
+
+
 @register
 class FOMAMLRL(MAMLRL):
     """First-order policy-gradient MAML: the inner gradient is a constant to the outer update."""
 
     name = "fomaml-rl"
-    first_order_variant = True
+    Config = FOMAMLRLConfig

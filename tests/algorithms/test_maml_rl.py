@@ -50,6 +50,8 @@ def test_ppo_objective_clips_the_ratio_on_the_side_that_would_gain():
 def test_first_order_variant_and_pretraining_are_configurations():
     fo = build_run(RunConfig("fomaml-rl", "bandit", ways=3, shots=5))
     assert fo.learner.config.first_order and fo.learner.name == "fomaml-rl"
+    with pytest.raises(ConfigError, match="first_order"):
+        build_run(RunConfig("fomaml-rl", "bandit", learner={"first_order": False}))
     pre = build_run(RunConfig("maml-rl", "gridworld", ways=3, shots=6, learner={"pretrain": True, "episodes": 4},
                               train={"iterations": 1, "meta_batch": 2}))
     before = [p.clone() for p in pre.learner.parameters()]
