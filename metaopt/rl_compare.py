@@ -1,4 +1,4 @@
-"""Regret of RL^2 runs and hand-designed baselines on identical fixed test tasks (``metaopt rl-compare``)."""
+"""Regret of RL^2 and MAML-RL runs and hand-designed baselines on the same fixed test tasks (``metaopt rl-compare``)."""
 
 from __future__ import annotations
 
