@@ -1,4 +1,4 @@
-"""Regret of RL^2 runs and hand-designed baselines on identical fixed test tasks (``metaopt rl-compare``)."""
+"""Regret of RL^2 and MAML-RL runs and hand-designed baselines on the same fixed test tasks (``metaopt rl-compare``)."""
 
 from __future__ import annotations
 
@@ -29,6 +29,16 @@ def rl2_regrets(learner: torch.nn.Module, tasks: Sequence, batch: int = 100, pro
     learner.eval()
     with torch.no_grad():
         return torch.cat([rollout(learner.model, tasks[i : i + batch]).regret for i in chunks])
+
+
+def _maml_rl_row(learner: torch.nn.Module, directory: str, tasks: Sequence) -> tuple[str, torch.Tensor]:
+    """Regret per task of a policy-gradient MAML run's adapted policy (mean over its ``episodes`` trials).
+    Its adaptation played ``steps x episodes`` further trials of the task, which the name says."""
+    c = learner.config
+    steps = c.eval_inner_steps if c.eval_inner_steps is not None else c.inner_steps
+    learner.eval()
+    regrets = torch.tensor([learner.score(task) for task in tasks])
+    return f"{learner.name} ({directory}; adapted on {steps}x{c.episodes} extra trials)", regrets
 
 
 def compare(
@@ -67,8 +77,12 @@ def compare(
         if cfg.benchmark != benchmark or cfg.ways != ways or cfg.shots != shots:
             raise ConfigError(f"checkpoint {directory} is {cfg.algorithm} on {cfg.benchmark} "
                               f"--ways {cfg.ways} --shots {cfg.shots}, not {benchmark} --ways {ways} --shots {shots}")
+        if cfg.algorithm in ("maml-rl", "fomaml-rl"):
+            add(*_maml_rl_row(run.learner, directory, tasks))
+            continue
         if cfg.algorithm != "rl2":
-            raise ConfigError(f"checkpoint {directory} is {cfg.algorithm!r}; rl-compare plays rl2 runs")
+            raise ConfigError(f"checkpoint {directory} is {cfg.algorithm!r}; rl-compare plays rl2, maml-rl and "
+                              "fomaml-rl runs")
         add(f"rl2 ({directory})", rl2_regrets(run.learner, tasks, progress=progress))
     return {"benchmark": benchmark, "ways": ways, "shots": shots, "tasks": n_tasks, "oracle_return": oracle,
             "results": results}

@@ -97,7 +97,13 @@ def build_run(config: RunConfig) -> Run:
         from metaopt.models.recurrent import RecurrentPolicy
 
         src = sources["train"]
-        model = RecurrentPolicy(src.input_size, src.n_actions, **learner_cls.model_options(learner_config))
+        policy = getattr(learner_cls, "rl_policy", None)  # feed-forward policies (maml-rl) build their own
+        if policy is not None:
+            model = policy(src, learner_config)
+        elif getattr(src, "continuous", False):
+            raise ConfigError(f"{config.algorithm} needs discrete actions; {config.benchmark!r} has continuous ones")
+        else:
+            model = RecurrentPolicy(src.input_size, src.n_actions, **learner_cls.model_options(learner_config))
         learner = learner_cls(model, learner_config, benchmark.kind)
     else:
         learner = new_learner(config.algorithm, learner_config, benchmark.kind, benchmark.input_shape(), out_features)

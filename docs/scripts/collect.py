@@ -20,8 +20,9 @@ PUBLISHED = {"protonet": "98.8 / 99.7 / 96.0", "matching": "98.1 / 98.9 / 93.8",
 PUBLISHED["matching_cosine_scale"] = PUBLISHED["matching"]
 # Issue #3's model-based learners: SNAIL from Mishra et al. 2018, Table 1; Ravi & Larochelle report
 # miniImageNet only.
-MODEL_ALGOS = ["snail", "metalstm"]
-MODEL_PUBLISHED = {"snail": "99.07 / 99.78 / 97.64", "metalstm": "none (miniImageNet only)"}
+MODEL_ALGOS = ["snail", "metalstm", "metanet"]
+MODEL_PUBLISHED = {"snail": "99.07 / 99.78 / 97.64", "metalstm": "none (miniImageNet only)",
+                   "metanet": "98.95 / none / 97.00"}
 
 
 def _fmt(d: dict | None, scale: float = 1.0, digits: int = 3) -> str:

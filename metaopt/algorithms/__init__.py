@@ -13,10 +13,12 @@ from metaopt.algorithms.base import (
     task_metric,
 )
 from metaopt.algorithms.maml import FOMAML, MAML, maml_update
+from metaopt.algorithms.maml_rl import FOMAMLRL, MAMLRL
 from metaopt.algorithms.mamlpp import MAMLPlusPlus
 from metaopt.algorithms.matching import MatchingNet
 from metaopt.algorithms.metacurvature import MetaCurvature
 from metaopt.algorithms.metalstm import MetaLSTM
+from metaopt.algorithms.metanet import MetaNet
 from metaopt.algorithms.metasgd import MetaSGD
 from metaopt.algorithms.protonet import ProtoNet
 from metaopt.algorithms.relation import RelationNet
@@ -51,5 +53,8 @@ __all__ = [
     "SiameseNet",
     "MetaLSTM",
     "SNAIL",
+    "MetaNet",
+    "MAMLRL",
+    "FOMAMLRL",
     "maml_update",
 ]

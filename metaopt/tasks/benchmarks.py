@@ -77,6 +77,14 @@ def _gridworld() -> Benchmark:
     return Benchmark("gridworld", "rl", "grid world with a hidden goal: --ways grid side, --shots steps", 5, 50, 0)
 
 
+def _nav2d() -> Benchmark:
+    return Benchmark("nav2d", "rl", "2-D point navigation to a hidden goal (MAML): --shots steps", None, 100, 0)
+
+
+def _gym(spec: str) -> Benchmark:
+    return Benchmark(spec, "rl", f"Gymnasium-API task family {spec[4:]}", None, 100, 0)
+
+
 def _glyphs(data_root: str | None) -> Benchmark:
     def load() -> tuple[ClassDataset, ClassSplits]:
         from metaopt.tasks.glyphs import glyph_splits, load_glyphs
@@ -134,6 +142,8 @@ BENCHMARK_HELP = {
     "omniglot": "real Omniglot in torchvision's folder layout (needs --data-root)",
     "bandit": "Bernoulli k-armed bandits, p ~ U[0, 1] (RL^2); --ways = arms k (default 5), --shots = horizon (100)",
     "gridworld": "5x5 grid world with a hidden goal (RL^2); --ways = grid side (default 5), --shots = steps (50)",
+    "nav2d": "2-D point navigation (MAML): goal ~ U[-0.5, 0.5]^2, reward -distance; --shots = steps (100)",
+    "gym:MODULE:FAMILY": "a Gymnasium-API environment family (see metaopt.tasks.gym_family); --shots = steps (100)",
     "hf:NAME": "any Hugging Face image-classification dataset by name (needs the 'hf' extra and internet)",
 }
 
@@ -155,6 +165,10 @@ def get_benchmark(name: Any, *, data_root: str | None = None) -> Benchmark | Sou
         return _bandit()
     if name == "gridworld":
         return _gridworld()
+    if name == "nav2d":
+        return _nav2d()
+    if name.startswith("gym:") and name.count(":") == 2:
+        return _gym(name)
     if name == "fashion-mnist":
         return _fashion_mnist(data_root)
     if name == "omniglot":

@@ -122,6 +122,14 @@ def make_env(tasks: Sequence[RLTask]) -> BatchEnv:
         from metaopt.tasks.gridworld import GridWorldEnv
 
         return GridWorldEnv(params, first.size, first.horizon)
+    if first.family == "nav2d":
+        from metaopt.tasks.nav2d import Nav2DBatchEnv
+
+        return Nav2DBatchEnv(params, first.horizon)
+    if first.family.startswith("gym:"):
+        from metaopt.tasks.gym_family import GymBatchEnv
+
+        return GymBatchEnv(first.family, params, first.horizon, [t.seed for t in tasks])
     raise ConfigError(f"unknown RL task family {first.family!r}")
 
 
@@ -136,6 +144,14 @@ def rl_sources(family: str, *, size: int, horizon: int) -> dict[str, RLTaskSourc
         from metaopt.tasks.gridworld import GridWorldTasks
 
         src = GridWorldTasks(size, horizon)
+    elif family == "nav2d":
+        from metaopt.tasks.nav2d import Nav2DTasks
+
+        src = Nav2DTasks(horizon)
+    elif family.startswith("gym:"):
+        from metaopt.tasks.gym_family import GymTasks
+
+        src = GymTasks(family, horizon)
     else:
         raise ConfigError(f"unknown RL task family {family!r}")
     return {"train": src, "val": src, "test": src}

@@ -226,7 +226,8 @@ def tune(cfg: TuneConfig) -> dict[str, Any]:
                 study.set_user_attr("best_trial", best.number)
                 log_eval_result(result, "test")
                 mlflow.set_tags({"best_trial": best.number, "best_algorithm": best.user_attrs.get("algorithm")})
-                if cfg.register_model:
+                # RL policies (metric regret) have no pyfunc model (they act in environments, not on inputs).
+                if cfg.register_model and best.user_attrs.get("metric") != "regret":
                     from metaopt.tracking import log_learner_model
 
                     log_learner_model(best.user_attrs["run_dir"], registered_name=cfg.study)
