@@ -102,7 +102,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     import torch
 
     from metaopt.cli import print_json
-    from prompting.compare import CompareConfig, compare
+    from prompting.comparison import CompareConfig, compare
     from prompting.encoder import SentenceEncoder
     from prompting.lm import FrozenLM
     from prompting.tasks import get_family

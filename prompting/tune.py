@@ -158,7 +158,7 @@ class _Objective:
         from metaopt.evaluation import mean_ci95
         from metaopt.tracking import mlflow_run
         from metaopt.tuning._storage import worker_identity
-        from prompting.compare import selector_scores
+        from prompting.comparison import selector_scores
 
         params = self.space(trial)
         for key, value in (("algorithm", self.cfg.selector), ("metric", "accuracy"), ("worker", worker_identity()),
@@ -217,7 +217,7 @@ def _evaluate(cfg: PromptTuneConfig, study: Any, best: Any, **parts: Any) -> Non
     import mlflow
 
     from metaopt.evaluation import mean_ci95
-    from prompting.compare import selector_scores
+    from prompting.comparison import selector_scores
 
     def score(params: dict[str, Any], prefix: str) -> dict[str, Any]:
         scores = selector_scores(params, selector=cfg.selector, split="test", tasks=cfg.test_tasks,
