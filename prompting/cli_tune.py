@@ -47,7 +47,7 @@ def add_tune(psub: Any) -> None:
     )
     g = p.add_argument_group("what to tune")
     g.add_argument("--family", required=True, help="task family: wordnet, fortunes, chatterbot or hf:NAME")
-    g.add_argument("--selector", default="learned", help="learned (default) or meta")
+    g.add_argument("--selector", default="learned", help="learned (default), meta or bootstrap")
     g.add_argument("--param", type=key_value, action="append", default=[], metavar="KEY=VALUE",
                    help="fix a searched key (k, temperature, encoder_lr, num_candidates, steps) or pass another "
                    "selector hyperparameter (train_queries, num_negatives, meta_tasks); repeatable")

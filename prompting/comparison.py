@@ -11,6 +11,7 @@ import torch
 from tqdm.auto import tqdm
 
 from metaopt.errors import ConfigError
+from prompting.calibration import calibrate, content_free_prior
 from prompting.encoder import TextEncoder
 from prompting.lm import LabelScorer
 from prompting.prompt import build_prompt, continuations
@@ -28,6 +29,8 @@ class CompareConfig:
 
     family: str
     selectors: tuple[str, ...] = ("zero", "random", "knn", "bm25", "learned", "meta")
+    # "off", "on" or "both": contextual calibration of every selector's prompts; calibrated rows are "NAME+cc".
+    calibration: str = "off"
     shots: tuple[int, ...] = (1, 2, 4, 8)
     tasks: int = 2
     seeds: tuple[int, ...] = (0,)
@@ -47,6 +50,8 @@ class CompareConfig:
             raise ConfigError("need at least one selector, one k and one seed")
         if any(k < 1 for k in self.shots):
             raise ConfigError(f"shots must be positive, got {self.shots}")
+        if self.calibration not in ("off", "on", "both"):
+            raise ConfigError(f"calibration must be off, on or both, got {self.calibration!r}")
         if self.split not in ("val", "test"):
             raise ConfigError(f"split must be val or test, got {self.split!r}")
         if min(self.tasks, self.ways, self.pool_per_class, self.queries_per_class) < 1:
@@ -58,13 +63,16 @@ class CompareConfig:
 
 @dataclass
 class CompareResult:
-    """``rows``: one per method and k with mean, ci95 (over tasks) and n_tasks; ``per_task`` keyed ``method@k``."""
+    """``rows``: one per method and k with mean, ci95 (over tasks) and n_tasks; ``per_task`` keyed ``method@k``.
+    ``lm_prompts``: prompts scored to evaluate; ``selection_prompts``: prompts each selector sent to the LM
+    itself while fitting and selecting (its LM budget, memo hits included)."""
 
     config: dict[str, Any]
     rows: list[dict[str, Any]]
     per_task: dict[str, list[float]]
     seconds: float
     lm_prompts: int
+    selection_prompts: dict[str, int] = field(default_factory=dict)
 
     def table(self) -> str:
         ks = sorted({r["k"] for r in self.rows})
@@ -102,6 +110,7 @@ def compare(cfg: CompareConfig, *, family: TaskFamily, lm: LabelScorer, encoder:
     cfg.validate()
     start = time.perf_counter()
     per_task: dict[str, list[float]] = {}
+    selection: dict[str, int] = {}
     n_prompts = 0
     params = cfg.selector_params
     for seed in cfg.seeds:
@@ -109,8 +118,10 @@ def compare(cfg: CompareConfig, *, family: TaskFamily, lm: LabelScorer, encoder:
         selectors = {name: make_selector(name, **params) for name in cfg.selectors}
         meta = selectors.get("meta")
         if isinstance(meta, MetaLearned) and not meta.trained:
-            selectors["meta"] = meta.meta_train(family, lm=lm, encoder=encoder, seed=seed, progress=progress,
+            counted = _Counting(lm)  # meta-training's LM budget, spent once per seed for all tasks
+            selectors["meta"] = meta.meta_train(family, lm=counted, encoder=encoder, seed=seed, progress=progress,
                                                 **cfg.sizes())
+            selection["meta (meta-training)"] = selection.get("meta (meta-training)", 0) + counted.prompts
         proto = None
         if cfg.protonet:
             from prompting.protonet import meta_train_protonet
@@ -123,13 +134,23 @@ def compare(cfg: CompareConfig, *, family: TaskFamily, lm: LabelScorer, encoder:
             conts = continuations(labels)
             gold = torch.tensor([task.label_index(q) for q in task.queries])
             for name, selector in selectors.items():
-                fitted = selector.fit(task.pool, lm=lm, labels=labels, encoder=encoder, seed=seed * 1000 + t)
+                counted = _Counting(lm)
+                fitted = selector.fit(task.pool, lm=counted, labels=labels, encoder=encoder, seed=seed * 1000 + t)
                 shots = (0,) if name == "zero" else cfg.shots
-                prompts = [build_prompt(labels, fitted.select(q.text, k), q.text) for k in shots for q in task.queries]
+                demos = [fitted.select(q.text, k) for k in shots for q in task.queries]
+                selection[name] = selection.get(name, 0) + counted.prompts
+                prompts = [build_prompt(labels, d, q.text) for d, q in zip(demos, task.queries * len(shots))]
                 n_prompts += len(prompts)
-                pred = lm.label_logprobs(prompts, conts).argmax(-1).view(len(shots), -1)
-                for k, row in zip(shots, pred):
-                    per_task.setdefault(f"{name}@{k}", []).append(float((row == gold).float().mean()))
+                scores = lm.label_logprobs(prompts, conts)
+                variants = []
+                if cfg.calibration in ("off", "both"):
+                    variants.append((name, scores))
+                if cfg.calibration in ("on", "both"):
+                    variants.append((f"{name}+cc", calibrate(scores, content_free_prior(lm, labels, demos))))
+                for method, sc in variants:
+                    pred = sc.argmax(-1).view(len(shots), -1)
+                    for k, row in zip(shots, pred):
+                        per_task.setdefault(f"{method}@{k}", []).append(float((row == gold).float().mean()))
             if cfg.protonet:
                 from prompting.protonet import balanced_support, protonet_accuracy
 
@@ -140,22 +161,36 @@ def compare(cfg: CompareConfig, *, family: TaskFamily, lm: LabelScorer, encoder:
                         protonet_accuracy(None, encoder, task, support))
             if on_task is not None:
                 on_task(CompareResult(asdict(cfg), _ci_rows(per_task), per_task,
-                                      round(time.perf_counter() - start, 1), n_prompts))
-    return CompareResult(asdict(cfg), _ci_rows(per_task), per_task, round(time.perf_counter() - start, 1), n_prompts)
+                                      round(time.perf_counter() - start, 1), n_prompts, dict(selection)))
+    return CompareResult(asdict(cfg), _ci_rows(per_task), per_task, round(time.perf_counter() - start, 1), n_prompts,
+                         selection)
+
+
+class _Counting:
+    """Counts the prompts a selector sends to the LM (its budget, whether or not the memo had them)."""
+
+    def __init__(self, lm: LabelScorer) -> None:
+        self.lm, self.prompts = lm, 0
+
+    def label_logprobs(self, prompts: Any, continuations: Any) -> torch.Tensor:
+        self.prompts += len(prompts)
+        return self.lm.label_logprobs(prompts, continuations)
 
 
 def selector_scores(params: dict[str, Any], *, family: TaskFamily, lm: LabelScorer, encoder: TextEncoder,
                     selector: str = "learned", split: str = "val", tasks: int = 2, seeds: tuple[int, ...] = (0,),
                     on_task: Callable[[list[float]], None] | None = None, **sizes: int) -> list[float]:
-    """Per-task accuracy of ``selector`` with ``params`` (``k`` plus its hyperparameters; k defaults to 4)
+    """Per-task accuracy of ``selector`` with ``params`` (``k``, ``calibrate`` and its hyperparameters; k
+    defaults to 4, calibrate to False)
     on ``tasks`` tasks per seed of ``split``. The tasks depend only on the seeds and sizes, so two calls
     with different ``params`` are scored on the same tasks and queries. ``on_task`` gets the scores so far
     after every task (a pruner reads them; it may raise to stop early)."""
     params = dict(params)
     k = int(params.pop("k", 4))
+    calibrated = bool(params.pop("calibrate", False))
     cfg = CompareConfig(family.name, (selector,), (k,), tasks, seeds, selector_params=params, protonet=False,
-                        split=split, **sizes)
-    key = f"{selector}@{k}"
+                        split=split, calibration="on" if calibrated else "off", **sizes)
+    key = f"{selector}+cc@{k}" if calibrated else f"{selector}@{k}"
     hook = None if on_task is None else (lambda partial: on_task(list(partial.per_task[key])))
     return compare(cfg, family=family, lm=lm, encoder=encoder, on_task=hook).per_task[key]
 
