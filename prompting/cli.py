@@ -75,7 +75,7 @@ def add_commands(sub: Any) -> None:
     )
     c.add_argument("--family", required=True, help="task family: wordnet, fortunes, chatterbot or hf:NAME")
     c.add_argument("--selectors", type=_csv(str), default=("zero", "random", "knn", "bm25", "learned", "meta"),
-                   help="comma-separated (default zero,random,knn,bm25,learned,meta)")
+                   help="comma-separated (default zero,random,knn,bm25,learned,meta; also balanced_knn, bootstrap)")
     c.add_argument("--shots", type=_csv(int), default=(1, 2, 4, 8), help="k values (default 1,2,4,8)")
     c.add_argument("--tasks", type=positive_int, default=2, help="held-out tasks per seed (default 2)")
     add_task_args(c)
@@ -83,7 +83,7 @@ def add_commands(sub: Any) -> None:
                    help="held-out classes to score on: test, or val while tuning (default test)")
     c.add_argument("--param", type=key_value, action="append", default=[], metavar="KEY=VALUE",
                    help="selector hyperparameter: temperature, encoder_lr, num_candidates, train_queries, steps, "
-                   "meta_tasks, num_negatives, k1, b (repeatable)")
+                   "rank, decay, folds, meta_tasks, num_negatives, num_sets, val_size, k1, b (repeatable)")
     add_model_args(c)
     c.add_argument("--calibration", choices=["off", "on", "both"], default="off",
                    help="contextual calibration (Zhao et al. 2021) of every selector; both: rows NAME and NAME+cc")

@@ -81,9 +81,10 @@ class CompareResult:
         methods = list(dict.fromkeys(r["method"] for r in self.rows))
         cell = {(r["method"], r["k"]): f"{100 * r['mean']:5.1f}" + ("" if r["ci95"] is None else
                                                                     f" ± {100 * r['ci95']:4.1f}") for r in self.rows}
-        lines = ["method      " + "".join(f"{'k=' + str(k):>15}" for k in ks)]
+        width = max(12, *(len(m) + 1 for m in methods))
+        lines = [f"{'method':<{width}}" + "".join(f"{'k=' + str(k):>15}" for k in ks)]
         for m in methods:
-            lines.append(f"{m:<12}" + "".join(f"{cell.get((m, k), '-'):>15}" for k in ks))
+            lines.append(f"{m:<{width}}" + "".join(f"{cell.get((m, k), '-'):>15}" for k in ks))
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
