@@ -17,8 +17,8 @@ _LAZY = {
     "make_selector": "prompting.selectors",
     "SELECTORS": "prompting.selectors",
     "build_prompt": "prompting.prompt",
-    "CompareConfig": "prompting.compare",
-    "compare": "prompting.compare",
+    "CompareConfig": "prompting.comparison",
+    "compare": "prompting.comparison",
 }
 
 __all__ = list(_LAZY)

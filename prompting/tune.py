@@ -23,7 +23,7 @@ from prompting.tasks.base import TaskFamily
 
 __all__ = ["TUNABLE", "PromptTuneConfig", "tune_selector", "open_prompt_study"]
 
-TUNABLE: tuple[str, ...] = ("learned", "meta")  # the selectors whose hyperparameters the space searches
+TUNABLE: tuple[str, ...] = ("learned", "meta", "bootstrap")  # selectors with hyperparameters beyond k
 DEFAULT_K = 4  # the default point's k: the issue's headline k, and selector_scores' default
 
 
@@ -85,8 +85,8 @@ class PromptTuneConfig:
 
         from prompting.selectors import SELECTORS, make_selector
 
-        known = {"k", "temperature", "encoder_lr", "num_candidates", "steps"}
-        known |= set(inspect.signature(SELECTORS[self.selector].__init__).parameters) - {"self", "scorer"}
+        known = {"k", "calibrate"}  # calibrate=true: contextual calibration of every prompt (not searched)
+        known |= set(inspect.signature(SELECTORS[self.selector].__init__).parameters) - {"self", "scorer", "report"}
         for key, value in self.fixed.items():
             if key not in known:
                 raise ConfigError(f"--param {key}: not a hyperparameter of the {self.selector} selector; use "
@@ -94,7 +94,7 @@ class PromptTuneConfig:
             if key == "k" and (not isinstance(value, int) or value < 1):
                 raise ConfigError(f"--param k must be a positive integer, got {value!r}")
         try:
-            make_selector(self.selector, **{k: v for k, v in self.fixed.items() if k != "k"})
+            make_selector(self.selector, **{k: v for k, v in self.fixed.items() if k not in ("k", "calibrate")})
         except TypeError as exc:
             raise ConfigError(f"--param: {exc}") from None
 
@@ -136,9 +136,9 @@ def open_prompt_study(cfg: PromptTuneConfig) -> Any:
 
 def _space(cfg: PromptTuneConfig) -> Any:
     from search_spaces import with_fixed
-    from search_spaces.prompt_selector import space
+    from search_spaces.prompt_selector import selector_space
 
-    searched = with_fixed(space, cfg.fixed)
+    searched = with_fixed(selector_space(cfg.selector), cfg.fixed)
     return lambda trial: {**cfg.fixed, **searched(trial)}
 
 
@@ -158,7 +158,7 @@ class _Objective:
         from metaopt.evaluation import mean_ci95
         from metaopt.tracking import mlflow_run
         from metaopt.tuning._storage import worker_identity
-        from prompting.compare import selector_scores
+        from prompting.comparison import selector_scores
 
         params = self.space(trial)
         for key, value in (("algorithm", self.cfg.selector), ("metric", "accuracy"), ("worker", worker_identity()),
@@ -217,7 +217,7 @@ def _evaluate(cfg: PromptTuneConfig, study: Any, best: Any, **parts: Any) -> Non
     import mlflow
 
     from metaopt.evaluation import mean_ci95
-    from prompting.compare import selector_scores
+    from prompting.comparison import selector_scores
 
     def score(params: dict[str, Any], prefix: str) -> dict[str, Any]:
         scores = selector_scores(params, selector=cfg.selector, split="test", tasks=cfg.test_tasks,

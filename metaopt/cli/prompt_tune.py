@@ -46,7 +46,7 @@ def add_tune(psub: Any) -> None:
     )
     g = p.add_argument_group("what to tune")
     g.add_argument("--family", required=True, help="task family: wordnet, fortunes, chatterbot or hf:NAME")
-    g.add_argument("--selector", default="learned", help="learned (default) or meta")
+    g.add_argument("--selector", default="learned", help="learned (default), meta or bootstrap")
     g.add_argument("--param", type=key_value, action="append", default=[], metavar="KEY=VALUE",
                    help="fix a searched key (k, temperature, encoder_lr, num_candidates, steps) or pass another "
                    "selector hyperparameter (train_queries, num_negatives, meta_tasks); repeatable")
@@ -96,9 +96,9 @@ def cmd_tune(args: argparse.Namespace) -> int:
     check_tracking(args.tracking_uri)
     open_storage(cfg.storage)  # before the slow loads: bad storage, family or model fail fast
     family = get_family(args.family)
-    lm = FrozenLM.load(args.model, dtype=args.dtype)
+    lm = FrozenLM.load(args.model, dtype=args.dtype, device=args.device)
     cfg.model = f"{lm.name} ({args.dtype})"
-    summary = tune_selector(cfg, family=family, lm=lm, encoder=SentenceEncoder(args.encoder))
+    summary = tune_selector(cfg, family=family, lm=lm, encoder=SentenceEncoder(args.encoder, device=args.device))
     states = summary["states"]
     print(f"study {summary['study']}: {summary['trials']} trials ({states['complete']} complete, "
           f"{states['pruned']} pruned, {states['fail']} failed), {summary['val_tasks']} validation tasks each")

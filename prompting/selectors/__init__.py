@@ -5,18 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from metaopt.errors import ConfigError
+from prompting.selectors.balanced import BalancedKNN
 from prompting.selectors.base import FittedSelector, Selector
 from prompting.selectors.bm25 import BM25
+from prompting.selectors.bootstrap import BootstrapRandomSearch
 from prompting.selectors.knn import KNN
 from prompting.selectors.learned import Learned
 from prompting.selectors.meta import MetaLearned
 from prompting.selectors.simple import RandomK, ZeroShot
 
-__all__ = ["Selector", "FittedSelector", "ZeroShot", "RandomK", "KNN", "BM25", "Learned", "MetaLearned",
-           "SELECTORS", "make_selector"]
+__all__ = ["Selector", "FittedSelector", "ZeroShot", "RandomK", "KNN", "BalancedKNN", "BM25",
+           "BootstrapRandomSearch", "Learned", "MetaLearned", "SELECTORS", "make_selector"]
 
 SELECTORS: dict[str, type[Selector]] = {
-    cls.name: cls for cls in (ZeroShot, RandomK, KNN, BM25, Learned, MetaLearned)
+    cls.name: cls for cls in (ZeroShot, RandomK, KNN, BalancedKNN, BM25, BootstrapRandomSearch, Learned, MetaLearned)
 }
 
 

@@ -1,4 +1,5 @@
-"""The learned selector: EPR-style, trained on each task's own pool from the frozen LM's feedback."""
+"""The learned selector: EPR-style, trained on each task's own pool from the frozen LM's feedback, guarded so
+that it never ends worse than its kNN start on held-out feedback."""
 
 from __future__ import annotations
 
@@ -9,35 +10,50 @@ import numpy as np
 from metaopt.errors import ConfigError
 from prompting.encoder import TextEncoder
 from prompting.lm import LabelScorer
-from prompting.selectors._feedback import ScoredSelector, lm_feedback, train_scorer
+from prompting.selectors._feedback import ScoredSelector, lm_feedback
+from prompting.selectors._scorer import guarded_scorer
 from prompting.selectors.base import FittedSelector, Selector, need_encoder
 from prompting.tasks.base import Example
 
-__all__ = ["Learned"]
+__all__ = ["Learned", "check_scorer_params"]
+
+
+def check_scorer_params(name: str, *, temperature: float, encoder_lr: float, num_candidates: int, steps: int,
+                        rank: int, decay: float, folds: int) -> None:
+    if (temperature <= 0 or encoder_lr <= 0 or num_candidates < 2 or steps < 0 or rank < 1 or decay < 0
+            or folds < 2):
+        raise ConfigError(f"{name} selector: bad hyperparameters temperature={temperature}, encoder_lr={encoder_lr}, "
+                          f"num_candidates={num_candidates}, steps={steps}, rank={rank}, decay={decay}, "
+                          f"folds={folds}")
 
 
 class Learned(Selector):
     """Scores ``num_candidates`` candidates for ``train_queries`` leave-one-out queries from the pool with
-    the LM (``train_queries * (num_candidates + 1)`` prompts), then trains a dual encoder on best vs worst.
+    the LM (``train_queries * (num_candidates + 1)`` prompts), then trains a low-rank residual scorer on the
+    identity (kNN) with the number of steps (0 included) and the temperature chosen by ``folds``-fold
+    validation over those queries (``prompting.selectors._scorer``).
     Order: lowest learned score first, highest last (next to the query)."""
 
     name = "learned"
 
-    def __init__(self, *, temperature: float = 0.1, encoder_lr: float = 1e-3, num_candidates: int = 8,
-                 train_queries: int = 16, steps: int = 100, num_negatives: int = 3) -> None:
-        if temperature <= 0 or encoder_lr <= 0 or num_candidates < 2 or train_queries < 1 or steps < 0:
-            raise ConfigError(f"learned selector: bad hyperparameters temperature={temperature}, "
-                              f"encoder_lr={encoder_lr}, num_candidates={num_candidates}, "
-                              f"train_queries={train_queries}, steps={steps}")
+    def __init__(self, *, temperature: float = 0.1, encoder_lr: float = 1e-2, num_candidates: int = 8,
+                 train_queries: int = 16, steps: int = 100, num_negatives: int = 7, rank: int = 4,
+                 decay: float = 1e-2, folds: int = 4) -> None:
+        check_scorer_params(self.name, temperature=temperature, encoder_lr=encoder_lr, steps=steps, rank=rank,
+                            num_candidates=num_candidates, decay=decay, folds=folds)
+        if train_queries < 1:
+            raise ConfigError(f"learned selector: train_queries must be positive, got {train_queries}")
         self.temperature, self.encoder_lr = temperature, encoder_lr
         self.num_candidates, self.train_queries = num_candidates, train_queries
         self.steps, self.num_negatives = steps, num_negatives
+        self.rank, self.decay, self.folds = rank, decay, folds
 
     def fit(self, pool: Sequence[Example], *, lm: LabelScorer, labels: Mapping[str, str],
             encoder: TextEncoder | None = None, seed: int = 0) -> FittedSelector:
         encoder = need_encoder(encoder, self.name)
         feedback = lm_feedback(pool, labels, lm=lm, encoder=encoder, num_queries=self.train_queries,
                                num_candidates=self.num_candidates, rng=np.random.default_rng([seed, 31]))
-        scorer = train_scorer(feedback, encoder, temperature=self.temperature, lr=self.encoder_lr,
-                              steps=self.steps, num_negatives=self.num_negatives, seed=seed)
-        return ScoredSelector(pool, encoder, scorer)
+        scorer, report = guarded_scorer(feedback, encoder, temperature=self.temperature, lr=self.encoder_lr,
+                                        steps=self.steps, decay=self.decay, rank=self.rank,
+                                        num_negatives=self.num_negatives, folds=self.folds, seed=seed)
+        return ScoredSelector(pool, encoder, scorer, report)

@@ -1,5 +1,6 @@
 """The meta-learned selector: one scorer trained on LM feedback across many tasks of a family's meta-training
-classes, then used as is on tasks whose classes it never saw."""
+classes, then used as is on tasks whose classes it never saw. Its steps and temperature are chosen by
+validation on held-out *tasks* (folds by task), so what it keeps is what transferred to unseen classes."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from tqdm.auto import tqdm
 from metaopt.errors import ConfigError
 from prompting.encoder import TextEncoder
 from prompting.lm import LabelScorer
-from prompting.selectors._feedback import Feedback, PairScorer, ScoredSelector, lm_feedback, train_scorer
+from prompting.selectors._feedback import Feedback, ScoredSelector, lm_feedback
+from prompting.selectors._scorer import GuardReport, ResidualScorer, guarded_scorer
 from prompting.selectors.base import FittedSelector, Selector, need_encoder
+from prompting.selectors.learned import check_scorer_params
 from prompting.tasks.base import Example, TaskFamily
 
 __all__ = ["MetaLearned"]
@@ -20,21 +23,27 @@ __all__ = ["MetaLearned"]
 
 class MetaLearned(Selector):
     """``meta_train`` collects EPR feedback on ``meta_tasks`` tasks of the family's ``train`` classes and
-    trains one dual encoder; ``fit`` only embeds the pool (no LM calls, no training).
+    trains one guarded residual scorer (steps and temperature chosen on held-out tasks); ``fit`` only embeds
+    the pool (no LM calls, no training).
     Order: lowest learned score first, highest last (next to the query)."""
 
     name = "meta"
 
-    def __init__(self, *, temperature: float = 0.1, encoder_lr: float = 1e-3, num_candidates: int = 8,
-                 train_queries: int = 8, meta_tasks: int = 16, steps: int = 300, num_negatives: int = 3,
-                 scorer: PairScorer | None = None) -> None:
-        if temperature <= 0 or encoder_lr <= 0 or num_candidates < 2 or meta_tasks < 1 or steps < 0:
-            raise ConfigError(f"meta selector: bad hyperparameters temperature={temperature}, "
-                              f"encoder_lr={encoder_lr}, num_candidates={num_candidates}, meta_tasks={meta_tasks}")
+    def __init__(self, *, temperature: float = 0.1, encoder_lr: float = 1e-2, num_candidates: int = 8,
+                 train_queries: int = 8, meta_tasks: int = 16, steps: int = 300, num_negatives: int = 7,
+                 rank: int = 4, decay: float = 1e-2, folds: int = 4, scorer: ResidualScorer | None = None,
+                 report: GuardReport | None = None) -> None:
+        check_scorer_params(self.name, temperature=temperature, encoder_lr=encoder_lr, steps=steps, rank=rank,
+                            num_candidates=num_candidates, decay=decay, folds=folds)
+        if meta_tasks < 1 or train_queries < 1:
+            raise ConfigError(f"meta selector: meta_tasks and train_queries must be positive, got {meta_tasks}, "
+                              f"{train_queries}")
         self.temperature, self.encoder_lr = temperature, encoder_lr
         self.num_candidates, self.train_queries, self.meta_tasks = num_candidates, train_queries, meta_tasks
         self.steps, self.num_negatives = steps, num_negatives
+        self.rank, self.decay, self.folds = rank, decay, folds
         self._scorer = scorer
+        self._report = report
 
     @property
     def trained(self) -> bool:
@@ -48,14 +57,20 @@ class MetaLearned(Selector):
         for i, task in enumerate(tqdm(tasks, desc="meta-train feedback", disable=not progress, leave=False)):
             labels = dict(zip(task.classes, task.verbalisers))
             feedback += lm_feedback(task.pool, labels, lm=lm, encoder=encoder, num_queries=self.train_queries,
-                                    num_candidates=self.num_candidates, rng=np.random.default_rng([seed, 37, i]))
-        scorer = train_scorer(feedback, encoder, temperature=self.temperature, lr=self.encoder_lr,
-                              steps=self.steps, num_negatives=self.num_negatives, seed=seed)
-        params = {k: v for k, v in self.params().items()}
-        return MetaLearned(**params, scorer=scorer)
+                                    num_candidates=self.num_candidates, rng=np.random.default_rng([seed, 37, i]),
+                                    group=i)
+        scorer, report = guarded_scorer(feedback, encoder, temperature=self.temperature, lr=self.encoder_lr,
+                                        steps=self.steps, decay=self.decay, rank=self.rank,
+                                        num_negatives=self.num_negatives, folds=self.folds, seed=seed)
+        return MetaLearned(**self.params(), scorer=scorer, report=report)
+
+    @property
+    def report(self) -> GuardReport | None:
+        """What the guard chose at meta-training (None before it)."""
+        return self._report
 
     def fit(self, pool: Sequence[Example], *, lm: LabelScorer, labels: Mapping[str, str],
             encoder: TextEncoder | None = None, seed: int = 0) -> FittedSelector:
         if self._scorer is None:
             raise ConfigError("the meta selector must be meta-trained first (MetaLearned.meta_train)")
-        return ScoredSelector(pool, need_encoder(encoder, self.name), self._scorer)
+        return ScoredSelector(pool, need_encoder(encoder, self.name), self._scorer, self._report)

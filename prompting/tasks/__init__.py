@@ -1,5 +1,5 @@
 """Text task families by name: ``wordnet``, ``fortunes`` (``fortunes-de``, ``fortunes-es``), ``chatterbot``,
-and ``hf:<dataset>`` for a Hugging Face text-classification set."""
+``hf:<dataset>`` for a Hugging Face text-classification set, and ``jsonl:<path>`` for your own labelled texts."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ FAMILIES = {
     "fortunes": "topics of English fortune files (Debian fortunes); fortunes-de / fortunes-es for German, Spanish",
     "chatterbot": "conversation topics of chatterbot-corpus (PyPI); chatterbot-<language> for others",
     "hf:NAME": "any Hugging Face datasets text-classification set with a ClassLabel column (online)",
+    "jsonl:PATH": "your own labelled texts: one JSON object with 'text' and 'label' per line",
 }
 
 
@@ -36,6 +37,10 @@ def get_family(name: str) -> TaskFamily:
         from prompting.tasks.chatterbot import chatterbot_family
 
         return chatterbot_family(name.partition("-")[2] or "english")
+    if name.startswith("jsonl:"):
+        from prompting.tasks.local import jsonl_family
+
+        return jsonl_family(name[6:])
     if name.startswith("hf:"):
         from prompting.tasks.hf import hf_family
 

@@ -119,3 +119,33 @@ def test_first_gguf_load_reads_the_weights_once(monkeypatch, tmp_path, real_lm):
     labels = [" animal", " plant"]
     for lm in (first, second):
         assert torch.allclose(lm.label_logprobs(PROMPTS, labels), real_lm.label_logprobs(PROMPTS, labels), atol=1e-5)
+
+
+def test_only_used_logits_agree_with_the_full_vocabulary_pass(tiny_lm):
+    full = FrozenLM(tiny_lm.model, tiny_lm.tokenizer, batch_size=2, only_used_logits=False)
+    used = FrozenLM(tiny_lm.model, tiny_lm.tokenizer, batch_size=2)
+    for labels in ([" animal", " plant"], [" domesticated animal", " flowering plant", " x"]):
+        assert torch.allclose(used.label_logprobs(PROMPTS, labels), full.label_logprobs(PROMPTS, labels), atol=1e-5)
+    assert used.only_used_logits  # the model took per-row logits_to_keep: no silent fallback
+
+
+def test_memo_scores_a_prompt_once_across_calls(tiny_lm):
+    lm = FrozenLM(tiny_lm.model, tiny_lm.tokenizer, batch_size=8)
+    labels = [" animal", " plant"]
+    lm.label_logprobs(PROMPTS[:2], labels)
+    assert lm.calls == 1
+    again = lm.label_logprobs([PROMPTS[1], PROMPTS[0], PROMPTS[1]], labels)
+    assert lm.calls == 1 and again.shape == (3, 2)
+    lm.label_logprobs(PROMPTS, labels)  # only the new prompt is run
+    assert lm.calls == 2
+
+
+def test_bad_device_is_one_line_error():
+    from prompting.lm import check_device
+
+    with pytest.raises(ConfigError, match="unknown device 'tpu9'"):
+        check_device("tpu9")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="CUDA is not available"):
+            check_device("cuda")
+    assert check_device("cpu").type == "cpu"

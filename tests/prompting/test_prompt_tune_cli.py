@@ -45,7 +45,7 @@ def test_same_command_again_resumes(capsys, tmp_path, monkeypatch, family, fake_
 
     fake_lm.name = "fake"
     monkeypatch.setattr(prompting.lm.FrozenLM, "load", classmethod(lambda cls, *a, **kw: fake_lm))
-    monkeypatch.setattr(prompting.encoder, "SentenceEncoder", lambda *a: fake_encoder)
+    monkeypatch.setattr(prompting.encoder, "SentenceEncoder", lambda *a, **kw: fake_encoder)
     monkeypatch.setattr(prompting.tasks, "get_family", lambda name: family)
     argv = ["prompt", "tune", "--family", "synthetic", "--trials", "2", "--ways", "2", "--pool", "4", "--queries",
             "1", "--tasks", "1", "--test-tasks", "2", "--param", "steps=3", "--param", "train_queries=2",

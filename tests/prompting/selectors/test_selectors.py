@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from metaopt.errors import ConfigError
-from prompting.compare import CompareConfig, compare
+from prompting.comparison import CompareConfig, compare
 from prompting.selectors import SELECTORS, make_selector
 from prompting.selectors.bm25 import bm25_scores, tokenize
 from prompting.selectors.meta import MetaLearned

@@ -1,0 +1,212 @@
+"""The prompt-selection protocol of issue #13: every selector, with and without contextual calibration, on many
+held-out tasks of several families, paired against kNN by task. Resumable per task.
+
+For each family: ``--tasks`` held-out test tasks (``--ways`` classes, ``--pool`` candidates per class, up to
+``--queries`` queries per class: fewer only where the family's test classes lack the texts), k = ``--k`` for
+every task and ``--extra-ks`` on the first ``--subset`` tasks. Per-task accuracies go to ``OUT/FAMILY.json``
+after every task; running the same command again skips the tasks already there (a different configuration
+is refused). The meta selector's scorer is meta-trained once per family and kept in ``OUT/FAMILY.meta.pt``.
+The tables (mean ± t-based 95% interval over tasks; differences against kNN at the same k, paired by task)
+are printed and written to ``OUT/tables.md``.
+
+    python docs/scripts/prompt_protocol.py --out docs/prompt_protocol            # the full protocol (hours on CPU)
+    python docs/scripts/prompt_protocol.py --device cuda --dtype bfloat16 ...    # on a GPU
+    python docs/scripts/prompt_protocol.py --tasks 2 --queries 2 --families fortunes --out /tmp/pilot   # a pilot
+    python docs/scripts/prompt_protocol.py --report-only --out docs/prompt_protocol   # re-print the tables
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+SELECTORS = "zero,random,knn,balanced_knn,bm25,bootstrap,learned,meta"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--families", default="wordnet,chatterbot,fortunes")
+    ap.add_argument("--selectors", default=SELECTORS)
+    ap.add_argument("--calibration", choices=["off", "on", "both"], default="both")
+    ap.add_argument("--tasks", type=int, default=40, help="held-out tasks per family (default 40)")
+    ap.add_argument("--subset", type=int, default=10, help="tasks also scored at --extra-ks (default 10)")
+    ap.add_argument("--k", type=int, default=4)
+    ap.add_argument("--extra-ks", default="1,2,8")
+    ap.add_argument("--ways", type=int, default=4)
+    ap.add_argument("--pool", type=int, default=8, help="candidates per class (default 8)")
+    ap.add_argument("--queries", type=int, default=10, help="queries per class, at most (default 10: 40 a task)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="selector hyperparameter")
+    ap.add_argument("--model", default=None, help="LM (default SmolLM2-135M); e.g. gemma3")
+    ap.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--no-protonet", action="store_true")
+    ap.add_argument("--out", default="docs/prompt_protocol")
+    ap.add_argument("--report-only", action="store_true", help="print the tables from OUT and exit")
+    return ap.parse_args(argv)
+
+
+def _value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def config_of(args: argparse.Namespace, family: str, queries: int) -> dict[str, Any]:
+    return {"family": family, "selectors": args.selectors.split(","), "calibration": args.calibration,
+            "k": args.k, "extra_ks": [int(k) for k in args.extra_ks.split(",") if k], "subset": args.subset,
+            "ways": args.ways, "pool": args.pool, "queries_per_class": queries, "seed": args.seed,
+            "params": dict(p.split("=", 1) for p in args.param), "model": args.model or "smollm2",
+            "dtype": args.dtype, "protonet": not args.no_protonet}
+
+
+def queries_that_fit(family: Any, args: argparse.Namespace) -> int:
+    """The most queries per class (up to --queries) for which the family's test split has --ways classes."""
+    from metaopt.errors import ConfigError
+
+    for q in range(args.queries, 0, -1):
+        try:
+            family.tasks("test", 1, args.seed, ways=args.ways, pool_per_class=args.pool, queries_per_class=q)
+            return q
+        except ConfigError:
+            continue
+    raise SystemExit(f"{family.name}: no {args.ways}-way test task with a pool of {args.pool} per class")
+
+
+def write_atomic(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_suffix(path.suffix + ".partial")
+    tmp.write_text(json.dumps(data, indent=1))
+    os.replace(tmp, path)  # a kill mid-write leaves the previous file whole
+
+
+def meta_selector(path: Path, cfg: Any, *, family: Any, lm: Any, encoder: Any, selection: dict[str, int]) -> Any:
+    """The meta selector, meta-trained once and kept beside the scores (a resumed run does not retrain it)."""
+    import torch
+
+    from prompting.comparison import _Counting
+    from prompting.selectors import make_selector
+    from prompting.selectors._scorer import GuardReport, ResidualScorer
+
+    template = make_selector("meta", **cfg.selector_params)
+    if path.exists():
+        saved = torch.load(path, weights_only=False)
+        scorer = ResidualScorer(encoder.dim, template.rank)
+        scorer.load_state_dict(saved["state"])
+        selection.update(saved["selection"])
+        return type(template)(**template.params(), scorer=scorer.eval(), report=GuardReport(**saved["report"]))
+    counted = _Counting(lm)
+    trained = template.meta_train(family, lm=counted, encoder=encoder, seed=cfg.seeds[0], progress=True,
+                                  **cfg.sizes())
+    selection["meta (meta-training)"] = counted.prompts
+    torch.save({"state": trained._scorer.state_dict(), "report": asdict(trained.report), "selection": selection},
+               path)
+    return trained
+
+
+def run_family(name: str, args: argparse.Namespace, lm: Any, encoder: Any, out: Path) -> None:
+    from tqdm.auto import tqdm
+
+    from prompting.comparison import CompareConfig, prepare_selectors, score_task
+    from prompting.tasks import get_family
+
+    family = get_family(name)
+    queries = queries_that_fit(family, args)
+    config = config_of(args, name, queries)
+    path = out / f"{name}.json"
+    state = json.loads(path.read_text()) if path.exists() else {"config": config, "tasks": {}, "seconds": 0.0}
+    if state["config"] != config:
+        raise SystemExit(f"{path} holds another configuration; use another --out (have {state['config']})")
+    selectors = [s for s in config["selectors"]]
+    cfg = CompareConfig(name, tuple(s for s in selectors if s != "meta"), (args.k,), args.tasks, (args.seed,),
+                        args.ways, args.pool, queries, {k: _value(v) for k, v in config["params"].items()},
+                        not args.no_protonet, split="test", calibration=args.calibration)
+    cfg.validate()
+    selection: dict[str, int] = state.get("selection_prompts", {})
+    chosen, proto = prepare_selectors(cfg, args.seed, family=family, lm=lm, encoder=encoder, selection=selection)
+    if "meta" in selectors:
+        chosen["meta"] = meta_selector(out / f"{name}.meta.pt", cfg, family=family, lm=lm, encoder=encoder,
+                                       selection=selection)
+        state["meta_guard"] = {"steps": chosen["meta"].report.steps, "temperature": chosen["meta"].report.temperature,
+                               "gain": chosen["meta"].report.gain}
+    tasks = family.tasks("test", args.tasks, args.seed, **cfg.sizes())
+    for t, task in enumerate(tqdm(tasks, desc=name)):
+        if str(t) in state["tasks"]:
+            continue
+        start = time.perf_counter()
+        shots = tuple(sorted({args.k, *config["extra_ks"]})) if t < args.subset else (args.k,)
+        scores, _ = score_task(cfg, task, args.seed * 1000 + t, selectors=chosen, proto=proto, lm=lm,
+                               encoder=encoder, shots=shots, selection=selection)
+        state["tasks"][str(t)] = scores
+        state["seconds"] = round(state["seconds"] + time.perf_counter() - start, 1)
+        state["selection_prompts"] = selection
+        write_atomic(path, state)
+
+
+def tables(out: Path, families: list[str]) -> str:
+    """Markdown: per family, each method@k's mean ± t95 over tasks and its paired difference against kNN."""
+    from prompting.stats import format_interval, mean_t95, paired_t95
+
+    lines = []
+    for name in families:
+        path = out / f"{name}.json"
+        if not path.exists():
+            continue
+        state = json.loads(path.read_text())
+        tasks = state["tasks"]
+        keys = list(dict.fromkeys(k for scores in tasks.values() for k in scores))
+        cfg = state["config"]
+        lines += [f"### {name}: {len(tasks)} tasks, {cfg['ways']}-way, pool {cfg['pool']}/class, "
+                  f"{cfg['queries_per_class'] * cfg['ways']} queries/task, {cfg['model']} ({cfg['dtype']}), "
+                  f"{state['seconds']:.0f} s", "",
+                  "| method | k | tasks | accuracy (%) | vs kNN, paired (points) |", "|---|---|---|---|---|"]
+        for key in sorted(keys, key=lambda s: (int(s.rpartition("@")[2]), s)):
+            method, _, k = key.rpartition("@")
+            have = [t for t in tasks if key in tasks[t]]
+            mean, half = mean_t95([tasks[t][key] for t in have])
+            ref = f"knn@{k}" if method != "zero" else f"knn@{cfg['k']}"
+            both = [t for t in have if ref in tasks[t]]
+            diff = "-" if key == ref or not both else format_interval(
+                *paired_t95([tasks[t][key] for t in both], [tasks[t][ref] for t in both]))
+            lines.append(f"| {method} | {k} | {len(have)} | {format_interval(mean, half)} | {diff} |")
+        budget = state.get("selection_prompts", {})
+        if budget:
+            lines += ["", "LM prompts spent by the selectors themselves (all tasks): " +
+                      ", ".join(f"{k} {v}" for k, v in budget.items())]
+        if "meta_guard" in state:
+            lines.append(f"meta guard: {state['meta_guard']}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    out = Path(args.out)
+    families = [f for f in args.families.split(",") if f]
+    if not args.report_only:
+        import torch
+
+        from prompting.encoder import SentenceEncoder
+        from prompting.lm import FrozenLM
+
+        if args.device == "cpu":
+            torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
+        out.mkdir(parents=True, exist_ok=True)
+        lm = FrozenLM.load(args.model, dtype=args.dtype, device=args.device)
+        encoder = SentenceEncoder(device=args.device)
+        for name in families:
+            run_family(name, args, lm, encoder, out)
+    text = tables(out, families)
+    (out / "tables.md").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,238 @@
+"""The comparison harness behind ``metaopt prompt compare``: every selector at every k on held-out tasks."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from metaopt.errors import ConfigError
+from prompting.calibration import calibrate, content_free_prior
+from prompting.encoder import TextEncoder
+from prompting.lm import LabelScorer
+from prompting.prompt import build_prompt, continuations
+from prompting.selectors import SELECTORS, make_selector
+from prompting.selectors.meta import MetaLearned
+from prompting.tasks.base import TaskFamily, TextTask
+
+__all__ = ["CompareConfig", "CompareResult", "compare", "prepare_selectors", "score_task", "selector_objective",
+           "selector_scores"]
+
+
+@dataclass
+class CompareConfig:
+    """Which selectors, shots and held-out tasks. ``tasks`` test tasks are drawn per seed; every selector
+    is scored on the same tasks and queries. ``selector_params`` go to every selector that takes them."""
+
+    family: str
+    selectors: tuple[str, ...] = ("zero", "random", "knn", "bm25", "learned", "meta")
+    shots: tuple[int, ...] = (1, 2, 4, 8)
+    tasks: int = 2
+    seeds: tuple[int, ...] = (0,)
+    ways: int = 4
+    pool_per_class: int = 8
+    queries_per_class: int = 2
+    selector_params: dict[str, Any] = field(default_factory=dict)
+    protonet: bool = True
+    protonet_iterations: int = 300
+    split: str = "test"  # "val" when tuning selector hyperparameters, so test classes stay unseen
+    # "off", "on" or "both": contextual calibration of every selector's prompts; calibrated rows are "NAME+cc".
+    calibration: str = "off"
+
+    def validate(self) -> None:
+        unknown = [s for s in self.selectors if s not in SELECTORS]
+        if unknown:
+            raise ConfigError(f"unknown selector {unknown[0]!r}; choose from {', '.join(SELECTORS)}")
+        if not self.selectors or not self.shots or not self.seeds:
+            raise ConfigError("need at least one selector, one k and one seed")
+        if any(k < 1 for k in self.shots):
+            raise ConfigError(f"shots must be positive, got {self.shots}")
+        if self.calibration not in ("off", "on", "both"):
+            raise ConfigError(f"calibration must be off, on or both, got {self.calibration!r}")
+        if self.split not in ("val", "test"):
+            raise ConfigError(f"split must be val or test, got {self.split!r}")
+        if min(self.tasks, self.ways, self.pool_per_class, self.queries_per_class) < 1:
+            raise ConfigError("tasks, ways, pool and queries must be positive")
+
+    def sizes(self) -> dict[str, int]:
+        return {"ways": self.ways, "pool_per_class": self.pool_per_class, "queries_per_class": self.queries_per_class}
+
+
+@dataclass
+class CompareResult:
+    """``rows``: one per method and k with mean, ci95 (t-based over tasks, None for one task) and n_tasks;
+    ``per_task`` keyed ``method@k``.
+    ``lm_prompts``: prompts scored to evaluate; ``selection_prompts``: prompts each selector sent to the LM
+    itself while fitting and selecting (its LM budget, memo hits included)."""
+
+    config: dict[str, Any]
+    rows: list[dict[str, Any]]
+    per_task: dict[str, list[float]]
+    seconds: float
+    lm_prompts: int
+    selection_prompts: dict[str, int] = field(default_factory=dict)
+
+    def table(self) -> str:
+        ks = sorted({r["k"] for r in self.rows})
+        methods = list(dict.fromkeys(r["method"] for r in self.rows))
+        cell = {(r["method"], r["k"]): f"{100 * r['mean']:5.1f}" + ("" if r["ci95"] is None else
+                                                                    f" ± {100 * r['ci95']:4.1f}") for r in self.rows}
+        width = max(12, *(len(m) + 1 for m in methods))
+        lines = [f"{'method':<{width}}" + "".join(f"{'k=' + str(k):>15}" for k in ks)]
+        for m in methods:
+            lines.append(f"{m:<{width}}" + "".join(f"{cell.get((m, k), '-'):>15}" for k in ks))
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _ci_rows(per_task: dict[str, list[float]]) -> list[dict[str, Any]]:
+    """``ci95`` is the t-based half-width over tasks; ``None`` with one task (no interval there)."""
+    from prompting.stats import mean_t95
+
+    rows = []
+    for key, scores in per_task.items():
+        method, _, k = key.rpartition("@")
+        mean, ci = mean_t95(scores)
+        rows.append({"method": method, "k": int(k), "mean": mean, "ci95": None if ci != ci else ci,
+                     "n_tasks": len(scores)})
+    return rows
+
+
+def prepare_selectors(cfg: CompareConfig, seed: int, *, family: TaskFamily, lm: LabelScorer, encoder: TextEncoder,
+                      selection: dict[str, int], progress: bool = False) -> tuple[dict[str, Any], Any]:
+    """The selectors of one seed (``meta`` meta-trained on the training classes) and the ProtoNet (or None).
+    ``selection`` counts the LM prompts spent by meta-training."""
+    torch.manual_seed(seed)
+    selectors = {name: make_selector(name, **cfg.selector_params) for name in cfg.selectors}
+    meta = selectors.get("meta")
+    if isinstance(meta, MetaLearned) and not meta.trained:
+        counted = _Counting(lm)  # meta-training's LM budget, spent once per seed for all tasks
+        selectors["meta"] = meta.meta_train(family, lm=counted, encoder=encoder, seed=seed, progress=progress,
+                                            **cfg.sizes())
+        selection["meta (meta-training)"] = selection.get("meta (meta-training)", 0) + counted.prompts
+    proto = None
+    if cfg.protonet:
+        from prompting.protonet import meta_train_protonet
+
+        proto = meta_train_protonet(family, encoder, seed=seed, ways=cfg.ways, shots=cfg.pool_per_class,
+                                    iterations=cfg.protonet_iterations)
+    return selectors, proto
+
+
+def score_task(cfg: CompareConfig, task: TextTask, fit_seed: int, *, selectors: dict[str, Any], proto: Any,
+               lm: LabelScorer, encoder: TextEncoder, shots: tuple[int, ...] | None = None,
+               selection: dict[str, int] | None = None) -> tuple[dict[str, float], int]:
+    """Accuracy of every selector at every k (``shots``, default ``cfg.shots``) on one task, keyed
+    ``method@k``, and the number of prompts scored to evaluate."""
+    shots = cfg.shots if shots is None else shots
+    selection = {} if selection is None else selection
+    out: dict[str, float] = {}
+    n_prompts = 0
+    labels = dict(zip(task.classes, task.verbalisers))
+    conts = continuations(labels)
+    gold = torch.tensor([task.label_index(q) for q in task.queries])
+    for name, selector in selectors.items():
+        counted = _Counting(lm)
+        fitted = selector.fit(task.pool, lm=counted, labels=labels, encoder=encoder, seed=fit_seed)
+        ks = (0,) if name == "zero" else shots
+        demos = [fitted.select(q.text, k) for k in ks for q in task.queries]
+        selection[name] = selection.get(name, 0) + counted.prompts
+        prompts = [build_prompt(labels, d, q.text) for d, q in zip(demos, task.queries * len(ks))]
+        n_prompts += len(prompts)
+        scores = lm.label_logprobs(prompts, conts)
+        variants = []
+        if cfg.calibration in ("off", "both"):
+            variants.append((name, scores))
+        if cfg.calibration in ("on", "both"):
+            variants.append((f"{name}+cc", calibrate(scores, content_free_prior(lm, labels, demos))))
+        for method, sc in variants:
+            pred = sc.argmax(-1).view(len(ks), -1)
+            for k, row in zip(ks, pred):
+                out[f"{method}@{k}"] = float((row == gold).float().mean())
+    if cfg.protonet:
+        from prompting.protonet import balanced_support, protonet_accuracy
+
+        for k in (*shots, len(task.pool)):
+            support = balanced_support(task, k, fit_seed)
+            out[f"protonet@{k}"] = protonet_accuracy(proto, encoder, task, support)
+            out[f"prototypes@{k}"] = protonet_accuracy(None, encoder, task, support)
+    return out, n_prompts
+
+
+def compare(cfg: CompareConfig, *, family: TaskFamily, lm: LabelScorer, encoder: TextEncoder,
+            progress: bool = False, on_task: Callable[[CompareResult], None] | None = None) -> CompareResult:
+    """Score every selector at every k on ``cfg.tasks`` test tasks per seed; zero-shot is one row at k=0.
+
+    The meta-learned selector (and the ProtoNets column) are meta-trained once per seed on the family's
+    meta-training classes, which are disjoint from the test classes. ``on_task`` gets the result so far
+    after every task (long runs save partial results with it).
+    """
+    cfg.validate()
+    start = time.perf_counter()
+    per_task: dict[str, list[float]] = {}
+    selection: dict[str, int] = {}
+    n_prompts = 0
+    for seed in cfg.seeds:
+        selectors, proto = prepare_selectors(cfg, seed, family=family, lm=lm, encoder=encoder, selection=selection,
+                                             progress=progress)
+        tasks = family.tasks(cfg.split, cfg.tasks, seed, **cfg.sizes())
+        for t, task in enumerate(tqdm(tasks, desc=f"seed {seed} tasks", disable=not progress, leave=False)):
+            scores, n = score_task(cfg, task, seed * 1000 + t, selectors=selectors, proto=proto, lm=lm,
+                                   encoder=encoder, selection=selection)
+            n_prompts += n
+            for key, value in scores.items():
+                per_task.setdefault(key, []).append(value)
+            if on_task is not None:
+                on_task(CompareResult(asdict(cfg), _ci_rows(per_task), per_task,
+                                      round(time.perf_counter() - start, 1), n_prompts, dict(selection)))
+    return CompareResult(asdict(cfg), _ci_rows(per_task), per_task, round(time.perf_counter() - start, 1), n_prompts,
+                         selection)
+
+
+class _Counting:
+    """Counts the prompts a selector sends to the LM (its budget, whether or not the memo had them)."""
+
+    def __init__(self, lm: LabelScorer) -> None:
+        self.lm, self.prompts = lm, 0
+
+    def label_logprobs(self, prompts: Any, continuations: Any) -> torch.Tensor:
+        self.prompts += len(prompts)
+        return self.lm.label_logprobs(prompts, continuations)
+
+
+def selector_scores(params: dict[str, Any], *, family: TaskFamily, lm: LabelScorer, encoder: TextEncoder,
+                    selector: str = "learned", split: str = "val", tasks: int = 2, seeds: tuple[int, ...] = (0,),
+                    on_task: Callable[[list[float]], None] | None = None, **sizes: int) -> list[float]:
+    """Per-task accuracy of ``selector`` with ``params`` (``k``, ``calibrate`` and its hyperparameters; k
+    defaults to 4, calibrate to False)
+    on ``tasks`` tasks per seed of ``split``. The tasks depend only on the seeds and sizes, so two calls
+    with different ``params`` are scored on the same tasks and queries. ``on_task`` gets the scores so far
+    after every task (a pruner reads them; it may raise to stop early)."""
+    params = dict(params)
+    k = int(params.pop("k", 4))
+    calibrated = bool(params.pop("calibrate", False))
+    cfg = CompareConfig(family.name, (selector,), (k,), tasks, seeds, selector_params=params, protonet=False,
+                        split=split, calibration="on" if calibrated else "off", **sizes)
+    key = f"{selector}+cc@{k}" if calibrated else f"{selector}@{k}"
+    hook = None if on_task is None else (lambda partial: on_task(list(partial.per_task[key])))
+    return compare(cfg, family=family, lm=lm, encoder=encoder, on_task=hook).per_task[key]
+
+
+def selector_objective(params: dict[str, Any], *, family: TaskFamily, lm: LabelScorer, encoder: TextEncoder,
+                       selector: str = "learned", tasks: int = 2, seeds: tuple[int, ...] = (0,),
+                       **sizes: int) -> float:
+    """Mean validation-class accuracy of ``selector`` for one point of ``search_spaces.prompt_selector``.
+
+    ``params`` holds ``k`` plus the selector's hyperparameters; scoring uses the family's ``val`` classes
+    so test classes stay unseen while tuning. This is what an Optuna objective returns for a trial
+    (``metaopt prompt tune`` uses :func:`selector_scores` to also report per task).
+    """
+    scores = selector_scores(params, family=family, lm=lm, encoder=encoder, selector=selector, split="val",
+                             tasks=tasks, seeds=seeds, **sizes)
+    return sum(scores) / len(scores)

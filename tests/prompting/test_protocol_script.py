@@ -1,0 +1,47 @@
+"""docs/scripts/prompt_protocol.py on fakes: per-task JSON, resuming where a run stopped, paired tables."""
+
+from __future__ import annotations
+
+import json
+import runpy
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def protocol():
+    return runpy.run_path(str(ROOT / "docs" / "scripts" / "prompt_protocol.py"), run_name="protocol")
+
+
+def test_protocol_resumes_per_task_and_pairs_against_knn(protocol, tmp_path, monkeypatch, family, fake_lm,
+                                                         fake_encoder):
+    import prompting.tasks
+
+    monkeypatch.setattr(prompting.tasks, "get_family", lambda name: family)
+    base = ["--families", "synthetic", "--selectors", "zero,knn,balanced_knn,learned,meta", "--queries", "2",
+            "--pool", "6", "--subset", "1", "--extra-ks", "2", "--no-protonet", "--out", str(tmp_path),
+            "--param", "steps=10", "--param", "meta_tasks=2", "--param", "train_queries=4"]
+    args = protocol["parse_args"]([*base, "--tasks", "2"])
+    protocol["run_family"]("synthetic", args, fake_lm, fake_encoder, tmp_path)
+    first = json.loads((tmp_path / "synthetic.json").read_text())
+    assert set(first["tasks"]) == {"0", "1"}
+    assert {"knn@2", "knn+cc@2", "meta+cc@4", "zero@0"} <= set(first["tasks"]["0"])
+    assert "knn@2" not in first["tasks"]["1"]  # extra k only on the subset
+    assert (tmp_path / "synthetic.meta.pt").exists()
+
+    fake_lm.prompts.clear()
+    args = protocol["parse_args"]([*base, "--tasks", "3"])  # a longer run picks up where the first stopped
+    protocol["run_family"]("synthetic", args, fake_lm, fake_encoder, tmp_path)
+    second = json.loads((tmp_path / "synthetic.json").read_text())
+    assert second["tasks"]["0"] == first["tasks"]["0"] and set(second["tasks"]) == {"0", "1", "2"}
+    task0 = family.tasks("test", 1, 0, ways=4, pool_per_class=6, queries_per_class=2)[0]
+    assert not any(task0.queries[0].text in p for p in fake_lm.prompts)  # done tasks are not scored again
+
+    text = protocol["tables"](tmp_path, ["synthetic"])
+    assert "| knn | 4 | 3 |" in text and "| learned | 4 | 3 |" in text and "| knn | 2 | 1 |" in text
+    with pytest.raises(SystemExit, match="another configuration"):
+        protocol["run_family"]("synthetic", protocol["parse_args"]([*base, "--k", "8"]), fake_lm, fake_encoder,
+                               tmp_path)
