@@ -107,7 +107,14 @@ class PlainHigher:
                                            track_higher_grads=not self.w.first_order) as (fmodel, diffopt):
                 for _ in range(self.w.steps):
                     diffopt.step(self.loss(fmodel(task.support_x), task.support_y))
-                (self.loss(fmodel(task.query_x), task.query_y) / len(tasks)).backward()
+                query = self.loss(fmodel(task.query_x), task.query_y) / len(tasks)
+                if not self.w.first_order:
+                    query.backward()
+                    continue
+                # First order with higher: the adapted weights are cut from the initial ones, so their
+                # query gradient is added to the initial weights by hand (the usual FOMAML recipe).
+                for p, g in zip(self.model.parameters(), torch.autograd.grad(query, list(fmodel.parameters()))):
+                    p.grad = g if p.grad is None else p.grad + g
 
     def meta_step(self, tasks: list[Task], _opt: object, _it: int) -> None:
         self.outer_opt.zero_grad(set_to_none=True)

@@ -127,7 +127,14 @@ class MetaLearner(nn.Module, ABC):
         episodes of one shape (an RL learner's environments or ragged episodes run one by one)."""
         from metaopt.engines.batched import stackable
 
-        return self.batches_tasks and len(tasks) > 1 and stackable(tasks)
+        if not (self.batches_tasks and len(tasks) > 1 and stackable(tasks)):
+            return False
+        # Images on a CPU: a Conv4 step is compute-bound there, and vmap's batched convolutions measured
+        # 0.62x the speed of one task after another (benchmarks/engine_speed.py, docs/results.md), so the
+        # batched engine runs such tasks one by one (still without higher's per-task set-up). Small
+        # models (sinusoid MLPs: 12x) and GPUs, where steps are launch-bound, batch.
+        first = tasks[0].support_x
+        return first.device.type != "cpu" or first.dim() < 4
 
     def begin_training(self, total_iterations: int) -> None:
         """Told the full budget, so schedules (annealing) can be functions of the iteration."""
