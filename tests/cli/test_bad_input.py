@@ -68,6 +68,8 @@ STRING_CASES: dict[tuple[str, str], tuple[list[str], str, str]] = {
     ("prompt compare", "--family"): ([], "nope", "'nope'"),
     ("prompt compare", "--tracking-uri"): ([], "bogus://x", "bogus://x"),
     ("prompt compare", "--out"): ([], "A_FOLDER", "A_FOLDER"),
+    ("prompt compare", "--device"): ([], "tpu9", "'tpu9'"),
+    ("prompt tune", "--device"): ([], "tpu9", "'tpu9'"),
     ("prompt tune", "--family"): ([], "nope", "'nope'"),
     ("prompt tune", "--selector"): ([], "nope", "'nope'"),
     ("prompt tune", "--storage"): ([], "bogus-storage", "bogus-storage"),
