@@ -72,6 +72,8 @@ class MetaLearner(nn.Module, ABC):
     # Why the tasks of a meta-batch cannot run at once under ``vmap`` on the batched engine (they then
     # run one after another on it); None where they can.
     unbatched_reason: ClassVar[str | None] = None
+    # The engine ``auto`` means for this learner (``higher`` where the batched engine cannot trace it).
+    auto_engine: ClassVar[str] = "batched"
 
     def __init__(self, model: nn.Module, config: LearnerConfig, kind: TaskKind) -> None:
         super().__init__()
@@ -107,7 +109,7 @@ class MetaLearner(nn.Module, ABC):
         """
         from metaopt.engines import resolve_engine_name
 
-        name = resolve_engine_name(engine)
+        name = self.auto_engine if engine == "auto" else resolve_engine_name(engine)
         loop = self.inner_loop
         if loop is None:
             return "none", (None if engine == "auto" else f"{self.name} has no inner loop; --engine does not apply")

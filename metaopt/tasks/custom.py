@@ -64,9 +64,9 @@ class SourceBenchmark:
 
 
 def is_source_name(name: str) -> bool:
-    """``package.module:function`` (not ``hf:NAME``, the Hugging Face benchmarks)."""
+    """``package.module:function`` (not ``hf:NAME`` or ``gym:MODULE:FAMILY``, which are built-in benchmark kinds)."""
     module, sep, attr = name.partition(":")
-    return bool(sep and module and attr and module != "hf")
+    return bool(sep and module and attr and module not in ("hf", "gym"))
 
 
 def source_benchmark(benchmark: Any) -> SourceBenchmark:

@@ -78,7 +78,7 @@ def test_summary_time_includes_loading_the_models(monkeypatch, capsys, family, f
 
     fake_lm.name = "slow-fake"
     monkeypatch.setattr(prompting.lm, "FrozenLM", types.SimpleNamespace(load=slow_load))
-    monkeypatch.setattr(prompting.encoder, "SentenceEncoder", lambda *a: fake_encoder)
+    monkeypatch.setattr(prompting.encoder, "SentenceEncoder", lambda *a, **kw: fake_encoder)
     monkeypatch.setattr(prompting.tasks, "get_family", lambda name: family)
     assert main(["prompt", "compare", "--family", "synthetic", "--selectors", "random", "--shots", "1",
                  "--tasks", "1", "--no-protonet", "--no-track", "--no-progress"]) == 0

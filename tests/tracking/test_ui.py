@@ -74,10 +74,16 @@ def _run(args: list[str], capsys) -> tuple[int, str]:
 
 def test_missing_optuna_dashboard_names_what_to_install(monkeypatch, tmp_path, capsys):
     import shutil
+    import socket
 
     monkeypatch.setattr(shutil, "which", lambda name: None)
-    code, err = _run(["ui", "--tracking-uri", "http://127.0.0.1:9", "--storage", f"sqlite:///{tmp_path / 'o.db'}",
-                      "--port-dashboard", str(free_port())], capsys)
+    # An http tracking URI starts no MLflow UI; `ui` checks that something answers there, so listen.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        uri = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        code, err = _run(["ui", "--tracking-uri", uri, "--storage", f"sqlite:///{tmp_path / 'o.db'}",
+                          "--port-dashboard", str(free_port())], capsys)
     assert code == 2 and err.strip().count("\n") == 0
     assert "pip install" in err and "optuna-dashboard" in err and "Traceback" not in err
 
