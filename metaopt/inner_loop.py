@@ -72,9 +72,7 @@ class InnerLoop:
         self.names = [name for name, _ in named]
         index = {id(p): i for i, (_, p) in enumerate(named)}
         self.positions = [index[id(p)] for p in self.params]
-        self.functional_optimizer = FunctionalOptimizer(
-            "adam" if optimizer == "adam" else optimizer, momentum if optimizer == "momentum" else 0.0, betas
-        )
+        self.functional_optimizer = FunctionalOptimizer(optimizer, momentum, betas)
         self.engine: Engine = get_engine(engine)
 
     def use(self, engine: str) -> None:

@@ -118,18 +118,14 @@ class MetaLearner(nn.Module, ABC):
             return name, f"{self.name}: tasks run one after another on the batched engine ({self.unbatched_reason})"
         return name, None
 
-    @property
-    def batches_tasks(self) -> bool:
-        """Whether ``meta_step`` runs the meta-batch's tasks at once (batched engine, learner allows it)."""
-        loop = self.inner_loop
-        return loop is not None and loop.engine.batches and self.unbatched_reason is None
-
     def _batch(self, tasks: Sequence[Task]) -> bool:
         """Whether these tasks run at once: the engine batches, the learner allows it, and they are
         episodes of one shape (an RL learner's environments or ragged episodes run one by one)."""
         from metaopt.engines.batched import stackable
 
-        if not (self.batches_tasks and len(tasks) > 1 and stackable(tasks)):
+        loop = self.inner_loop
+        batching = loop is not None and loop.engine.batches and self.unbatched_reason is None
+        if not (batching and len(tasks) > 1 and stackable(tasks)):
             return False
         # Images on a CPU: a Conv4 step is compute-bound there, and vmap's batched convolutions measured
         # 0.62x the speed of one task after another (benchmarks/engine_speed.py, docs/results.md), so the

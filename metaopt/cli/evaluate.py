@@ -7,6 +7,7 @@ import sys
 import time
 
 from metaopt.cli._args import DEVICE_HELP, ENGINE_HELP, elapsed, positive_int, print_json
+from metaopt.typing import ENGINE_CHOICES
 
 __all__ = ["add_commands", "cmd_evaluate"]
 
@@ -18,7 +19,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=positive_int, help="adaptation steps (default: the run's)")
     p.add_argument("--split", choices=["test", "val"], default="test", help="which class split (default test)")
     p.add_argument("--device", help=DEVICE_HELP)
-    p.add_argument("--engine", choices=["auto", "batched", "higher"], help=ENGINE_HELP)
+    p.add_argument("--engine", choices=ENGINE_CHOICES, help=ENGINE_HELP)
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
     p.set_defaults(handler=cmd_evaluate)

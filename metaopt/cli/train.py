@@ -22,6 +22,7 @@ from metaopt.cli._args import (
     seed_int,
 )
 from metaopt.errors import ConfigError
+from metaopt.typing import ENGINE_CHOICES
 
 __all__ = ["add_commands", "cmd_train", "default_out", "check_out_dir"]
 
@@ -58,7 +59,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--patience", type=positive_int, help="stop after this many validations without improvement")
     g.add_argument("--seed", type=seed_int, default=0, help="seed for initialisation and task sampling (default 0)")
     g.add_argument("--device", help=DEVICE_HELP)
-    g.add_argument("--engine", choices=["auto", "batched", "higher"], help=ENGINE_HELP)
+    g.add_argument("--engine", choices=ENGINE_CHOICES, help=ENGINE_HELP)
     g = p.add_argument_group("output")
     g.add_argument("--test-tasks", type=positive_int, default=600, help="fixed meta-test tasks (default 600)")
     g.add_argument("--out", help="run directory (default runs/ALGO-BENCH-NwKs-seedS); re-running resumes")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from metaopt.cli._args import DEVICE_HELP, ENGINE_HELP, check_tracking, positive_float, positive_int, seed_int
+from metaopt.typing import ENGINE_CHOICES
 
 __all__ = ["add_commands", "cmd_tune"]
 
@@ -85,7 +86,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--study", help="study name (default tune-BENCH-NwKs); also the MLflow experiment")
     g.add_argument("--workers", type=positive_int, default=1, help="worker processes on the study (default 1)")
     g.add_argument("--device", help=DEVICE_HELP)
-    g.add_argument("--engine", choices=["auto", "batched", "higher"], default="auto", help=ENGINE_HELP)
+    g.add_argument("--engine", choices=ENGINE_CHOICES, default="auto", help=ENGINE_HELP)
     g.add_argument("--tracking-uri", help="MLflow tracking URI (default sqlite:///mlflow.db or $MLFLOW_TRACKING_URI)")
     g.add_argument("--no-progress", action="store_true", help="hide progress bars")
     g.add_argument("--json", action="store_true", help="print the summary as one JSON object on the last line")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from metaopt.engines.base import AdaptResult, Engine
 from metaopt.errors import ConfigError
+from metaopt.typing import ENGINE_CHOICES
 
 __all__ = ["ENGINES", "ENGINE_CHOICES", "Engine", "AdaptResult", "get_engine", "resolve_engine_name"]
 
-ENGINES: tuple[str, ...] = ("higher", "batched")
-ENGINE_CHOICES: tuple[str, ...] = ("auto", *ENGINES)
+ENGINES: tuple[str, ...] = ENGINE_CHOICES[1:]
 
 _INSTANCES: dict[str, Engine] = {}
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["FunctionalOptimizer", "functional_optimizer"]
+__all__ = ["FunctionalOptimizer"]
 
 Value = float | torch.Tensor
 
@@ -96,8 +96,3 @@ class FunctionalOptimizer:
             avgs[i], sqs[i] = avg, sq
         return out, {"step": step, "exp_avg": avgs, "exp_avg_sq": sqs}
 
-
-def functional_optimizer(
-    kind: str, *, momentum: float = 0.9, betas: tuple[float, float] = (0.9, 0.999)
-) -> FunctionalOptimizer:
-    return FunctionalOptimizer(kind, momentum, betas)
