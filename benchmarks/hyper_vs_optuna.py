@@ -177,16 +177,22 @@ def main() -> None:
     torch.set_num_threads(1)
     problem = load_problem("digits", seed=0)
     results = {"trials": args.trials, "train_steps": args.train_steps, "seeds": {}}
+    path = out / "results.json"
+    if path.exists():  # resume: keep the seeds already measured with the same budget
+        done = json.loads(path.read_text())
+        if (done["trials"], done["train_steps"]) == (args.trials, args.train_steps):
+            results = done
+    out.mkdir(parents=True, exist_ok=True)
     for seed in args.seeds:
+        if str(seed) in results["seeds"]:
+            print(f"seed {seed}: already in {path}", flush=True)
+            continue
         row = {name: search(problem, name, args.trials, args.train_steps, seed) for name in ("tpe", "random")}
         for method in ("unrolled", "ift", "hd-sgd", "hd-adam"):
             row[method] = gradient(problem, method, args.train_steps, seed)
         results["seeds"][str(seed)] = row
         print(json.dumps({m: round(v["val_loss"], 4) for m, v in row.items()}), flush=True)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(results, indent=1))
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(results, indent=1))
+        tmp.replace(path)  # after every seed, so an interrupted run keeps what it finished
     plot(results, out / "hyper_vs_optuna.png")
-
-
-if __name__ == "__main__":
-    main()

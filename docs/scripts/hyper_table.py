@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import sys
 
+from metaopt.stats import mean_ci95
+
 
 def _row(name: str, entries: list[dict], tpe_best: float) -> str:
     values = [e["val_loss"] for e in entries]
@@ -42,6 +44,33 @@ def main(path: str) -> None:
         for variant, label in (("retrain", "+ retrain"), ("multistart", "× 4 starts"), ("multistart8", "× 8 starts")):
             if variant in seeds[0][method]:
                 print(_row(f"{method} {label}", [s[method][variant] for s in seeds], tpe_best))
+    print()
+    _paired(results)
+
+
+def _paired(results: dict) -> None:
+    """Each method's validation loss minus TPE's best on the same seed (same batches, same initialisation):
+    mean difference with its t-based 95% interval over seeds, and the seeds on which the method is lower."""
+    seeds = list(results["seeds"].values())
+    print(f"Paired by seed against TPE ({results['trials']} trials), {len(seeds)} seeds "
+          "(negative: lower validation loss than TPE):")
+    print()
+    print("| method | training steps | mean difference ± 95% CI | relative | lower than TPE on |")
+    print("|---|---|---|---|---|")
+    rows = [("random", lambda s: s["random"])]
+    for method in ("unrolled", "ift", "hd-sgd", "hd-adam"):
+        rows.append((method, lambda s, m=method: s[m]))
+        for variant, label in (("retrain", "+ retrain"), ("multistart", "× 4 starts"), ("multistart8", "× 8 starts")):
+            if variant in seeds[0][method]:
+                rows.append((f"{method} {label}", lambda s, m=method, v=variant: s[m][v]))
+    for name, pick in rows:
+        diffs = [pick(s)["val_loss"] - s["tpe"]["val_loss"] for s in seeds]
+        rel = [pick(s)["val_loss"] / s["tpe"]["val_loss"] - 1 for s in seeds]
+        mean, ci = mean_ci95(diffs)
+        rmean, rci = mean_ci95(rel)
+        wins = sum(d < 0 for d in diffs)
+        print(f"| {name} | {pick(seeds[0])['steps']:,} | {mean:+.4f} ± {ci:.4f} "
+              f"| {100 * rmean:+.1f}% ± {100 * rci:.1f}% | {wins} of {len(seeds)} |")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Studies across machines (issue #14): the fault table and study throughput.
 
   python docs/scripts/study_faults.py faults [--trials 4] [--iterations 30]
-  python docs/scripts/study_faults.py throughput [--trials 8] [--iterations 60]
+  python docs/scripts/study_faults.py throughput [--trials 12] [--iterations 1000]
 
 faults: a real PostgreSQL server and `mlflow server` on loopback; for each fault, a fresh study run by
 `metaopt tune --workers 2` (the same command a host runs), the fault injected while a trial is mid-way,
@@ -13,7 +13,7 @@ finished trials lost, anything left RUNNING in Optuna or MLflow.
   - mlflow: SIGKILL of the MLflow server, restarted 10 s later on the same port and store.
 
 throughput: trials per minute of equal size (the random sampler, no pruner) with 1, 2 and 4 workers on
-SQLite and on PostgreSQL, and the ratio to one worker. Needs a quiet machine with >= 4 cores.
+SQLite and on PostgreSQL, and the ratio to one worker. Needs a quiet machine (4 workers on 2 cores share them).
 """
 
 from __future__ import annotations
@@ -37,10 +37,12 @@ from metaopt.tracking._server import start_mlflow_server, start_postgres
 optuna.logging.set_verbosity(optuna.logging.ERROR)
 
 
-def _command(storage: str, study: str, tracking: str, trials: int, iterations: int, workers: int) -> list[str]:
+def _command(storage: str, study: str, tracking: str, trials: int, iterations: int, workers: int,
+             algorithms: str = "fomaml", val_every: int = 5) -> list[str]:
     return [sys.executable, "-m", "metaopt", "tune", "--benchmark", "sinusoid", "--shots", "5", "--algorithms",
-            "fomaml", "--trials", str(trials), "--iterations", str(iterations), "--val-every", "5", "--val-tasks",
-            "5", "--test-tasks", "20", "--storage", storage, "--study", study, "--tracking-uri", tracking,
+            algorithms, "--trials", str(trials), "--iterations", str(iterations), "--val-every", str(val_every),
+            "--val-tasks", "5", "--test-tasks", "20", "--storage", storage, "--study", study,
+            "--tracking-uri", tracking,
             "--workers", str(workers), "--sampler", "random", "--pruner", "none", "--no-progress"]
 
 
@@ -118,24 +120,38 @@ def faults(trials: int, iterations: int) -> None:
 
 
 def throughput(trials: int, iterations: int) -> None:
+    """Every trial the same cost (docs/scripts/tune_spaces.py:equal_cost samples only the two learning rates), so
+    trials/min measures the storage and the workers. The rate counts from the first trial's start to the last
+    trial's end as the storage recorded them; the whole command's time (start-up, final test) is printed beside."""
     pg = start_postgres()
     root = Path(tempfile.mkdtemp(prefix="metaopt-throughput-"))
-    env = {**os.environ, "PGPASSWORD": pg.password}
-    print("| storage | workers | trials | seconds | trials/min | ratio to 1 worker |")
-    print("|---|---|---|---|---|---|")
+    here = str(Path(__file__).resolve().parent)
+    env = {**os.environ, "PGPASSWORD": pg.password,
+           "PYTHONPATH": os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))}
+    print(f"command: {' '.join(_command('STORAGE', 'STUDY', 'sqlite:///MLFLOW.db', trials, iterations, 0, 'tune_spaces:equal_cost', iterations // 10)[1:])}")  # noqa: E501
+    print("| storage | workers | trials complete / failed | trials window | trials/min | ratio to 1 worker "
+          "| whole command |")
+    print("|---|---|---|---|---|---|---|")
     try:
         for kind in ("sqlite", "postgres"):
             base = None
             for workers in (1, 2, 4):
                 name = f"tp_{kind}_{workers}"
                 storage = f"sqlite:///{root / name}.db" if kind == "sqlite" else pg.url(name)
-                cmd = _command(storage, name, f"sqlite:///{root / name}-mlflow.db", trials, iterations, workers)
+                cmd = _command(storage, name, f"sqlite:///{root / name}-mlflow.db", trials, iterations, workers,
+                               "tune_spaces:equal_cost", iterations // 10)
                 started = time.perf_counter()
                 subprocess.run(cmd, cwd=root, env=env, check=True, capture_output=True)
                 seconds = time.perf_counter() - started
-                rate = trials / seconds * 60
+                mine = storage if kind == "sqlite" else pg.url(name, with_password=True)
+                done = [t for t in optuna.load_study(study_name=name, storage=mine).trials
+                        if t.datetime_complete is not None]
+                window = (max(t.datetime_complete for t in done) - min(t.datetime_start for t in done)).total_seconds()
+                complete = sum(t.state == TrialState.COMPLETE for t in done)
+                rate = complete / window * 60
                 base = base or rate
-                print(f"| {kind} | {workers} | {trials} | {seconds:.1f} | {rate:.2f} | {rate / base:.2f} |", flush=True)
+                print(f"| {kind} | {workers} | {complete} / {len(done) - complete} | {window:.1f} s | {rate:.2f} "
+                      f"| {rate / base:.2f} | {seconds:.1f} s |", flush=True)
     finally:
         pg.stop()
         shutil.rmtree(pg.root, ignore_errors=True)
@@ -150,4 +166,4 @@ if __name__ == "__main__":
     if args.what == "faults":
         faults(args.trials or 4, args.iterations or 30)
     else:
-        throughput(args.trials or 8, args.iterations or 60)
+        throughput(args.trials or 12, args.iterations or 1000)

@@ -119,7 +119,9 @@ class GradientMetaLearner(MetaLearner):
         return self.loss(self.forward_adapted(result.module, self.embed(task.query_x), steps), task.query_y)
 
     def eval_steps(self, steps: int | None) -> int:
-        return steps or self.config.eval_inner_steps or self.config.inner_steps
+        if steps is not None:  # 0 is a valid request: the meta-learned start, unadapted
+            return steps
+        return self.config.eval_inner_steps or self.config.inner_steps
 
     def predict(self, task: Task, steps: int | None = None) -> torch.Tensor:
         steps = self.eval_steps(steps)

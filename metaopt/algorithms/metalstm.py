@@ -153,7 +153,7 @@ class MetaLSTM(MetaLearner):
         return self.loss(fmodule(task.query_x), task.query_y)
 
     def predict(self, task: Task, steps: int | None = None) -> torch.Tensor:
-        steps = steps or self.config.eval_inner_steps or self.config.inner_steps
+        steps = steps if steps is not None else self.config.eval_inner_steps or self.config.inner_steps
         with torch.enable_grad():
             fmodule = self.adapt(task, steps, differentiable=False)
         with torch.no_grad():

@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from metaopt.cli._args import DEVICE_HELP, ENGINE_HELP, elapsed, positive_int, print_json
+from metaopt.cli._args import DEVICE_HELP, ENGINE_HELP, elapsed, nonnegative_int, positive_int, print_json
 from metaopt.typing import ENGINE_CHOICES
 
 __all__ = ["add_commands", "cmd_evaluate"]
@@ -16,7 +16,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="evaluate a saved run on fixed meta-test tasks")
     p.add_argument("--checkpoint", required=True, help="run directory written by `metaopt train`")
     p.add_argument("--tasks", type=positive_int, default=600, help="fixed meta-test tasks (default 600)")
-    p.add_argument("--steps", type=positive_int, help="adaptation steps (default: the run's)")
+    p.add_argument("--steps", type=nonnegative_int,
+                   help="adaptation steps (default: the run's; 0 scores the meta-learned start before any "
+                        "adaptation, e.g. a MAML-RL policy's return at 0 steps)")
     p.add_argument("--split", choices=["test", "val"], default="test", help="which class split (default test)")
     p.add_argument("--device", help=DEVICE_HELP)
     p.add_argument("--engine", choices=ENGINE_CHOICES, help=ENGINE_HELP)

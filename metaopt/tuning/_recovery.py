@@ -5,10 +5,16 @@ A worker killed with SIGKILL cannot end anything. Two ways find its trial: Optun
 ``host:pid`` stored on the trial when that process no longer exists on this machine. Either way the
 trial becomes FAIL (with no ``fail_reason``: nothing in the trial failed, its worker did), a copy
 is enqueued by Optuna's ``RetryHeartbeatStaleTrialCallback``, and its MLflow run, still RUNNING, is ended KILLED.
+
+A third case neither finds: a trial created at the instant its database went down (measured: a
+PostgreSQL SIGKILL) has no heartbeat (Optuna skips those for ever) and no worker (metaopt's objective
+sets the ``worker`` attribute first). Such a trial, RUNNING for twice the grace period with neither, is
+an orphan and is failed and retried the same way.
 """
 
 from __future__ import annotations
 
+import datetime
 import os
 import warnings
 
@@ -49,12 +55,29 @@ def recover_dead_trials(study: optuna.Study) -> list[int]:
         after = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
         failed.extend(sorted(before - after))
     retry = retry_callback()
+    orphan_after = _orphan_after(storage)
+    now = datetime.datetime.now()
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if _process_gone(trial.user_attrs.get("worker")):
+        worker = trial.user_attrs.get("worker")
+        orphan = (worker is None and orphan_after is not None and trial.datetime_start is not None
+                  and (now - trial.datetime_start).total_seconds() > orphan_after)
+        if _process_gone(worker) or orphan:
             if storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL):
                 retry(study, storage.get_trial(trial._trial_id))
                 failed.append(trial.number)
     return failed
+
+
+def _orphan_after(storage: optuna.storages.BaseStorage) -> float | None:
+    """Seconds after which a RUNNING trial with no worker is an orphan: twice the heartbeat grace period
+    (Optuna's trial start times are the creating host's clock, so leave room for skew); None without
+    heartbeats (a storage metaopt did not open: its trials may not be metaopt's)."""
+    from optuna.storages._heartbeat import is_heartbeat_enabled
+
+    if not is_heartbeat_enabled(storage):
+        return None
+    grace = getattr(storage, "grace_period", None) or getattr(storage, "_grace_period", None)
+    return 2.0 * float(grace or 2 * storage.get_heartbeat_interval())
 
 
 def close_killed_runs(study: optuna.Study, tracking_uri: str | None) -> list[str]:

@@ -1,12 +1,15 @@
 """Entry point of one worker process: ``python -m metaopt.tuning._worker INDEX FOLDER``.
 
-FOLDER is the private folder made by :func:`metaopt.tuning._workers.spawn_workers`: its ``config.json``
-(mode 0600) holds the configuration, so no secret is on this process's command line.
+The configuration arrives as JSON on standard input (a pipe from the ``tune`` process, see
+:mod:`metaopt.tuning._workers`), so no secret is on this process's command line or on disk. FOLDER is
+the study's private folder for progress files; if the ``tune`` process was killed before its workers
+ended, the last worker to leave removes it.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -14,11 +17,29 @@ from metaopt.tuning._config import TuneConfig
 from metaopt.tuning._study import run_worker
 
 
+def _leave(folder: Path, index: str, parent: int) -> None:
+    """Remove this worker's progress file; if the parent is gone and no other worker's file remains, the folder."""
+    for name in (f"worker-{index}.json", f"worker-{index}.tmp"):
+        (folder / name).unlink(missing_ok=True)
+    if os.getppid() == parent or any(folder.glob("worker-*.json")):
+        return  # the parent removes the folder, or a sibling still runs and leaves after us
+    for path in folder.iterdir():
+        path.unlink(missing_ok=True)
+    try:
+        folder.rmdir()
+    except OSError:
+        pass  # a sibling removed it first
+
+
 def main(argv: list[str]) -> int:
     index, folder = argv
-    payload = json.loads((Path(folder) / "config.json").read_text())
-    run_worker(TuneConfig(**payload["config"]), worker=int(index), parent_run_id=payload["parent_run_id"],
-               status_dir=folder)
+    parent = os.getppid()
+    payload = json.loads(sys.stdin.read())
+    try:
+        run_worker(TuneConfig(**payload["config"]), worker=int(index), parent_run_id=payload["parent_run_id"],
+                   status_dir=folder)
+    finally:
+        _leave(Path(folder), index, parent)
     return 0
 
 

@@ -1,10 +1,11 @@
 """``--workers N``: worker processes on one study, started and watched by the ``tune`` process.
 
-No secret travels on a command line (any local user can read ``/proc/PID/cmdline``): each worker is
-started as ``python -m metaopt.tuning._worker INDEX FOLDER`` where FOLDER is a private temporary
-folder (mode 0700) holding ``config.json`` (mode 0600: the study's configuration, storage URL and
-tracking URI included); the folder is removed when the workers have ended. The workers write their
-running trial's progress there too (:mod:`._progress`).
+No secret travels on a command line (any local user can read ``/proc/PID/cmdline``) nor rests on
+disk: each worker is started as ``python -m metaopt.tuning._worker INDEX FOLDER`` and reads the study's
+configuration (storage URL and tracking URI included) as JSON from its standard input, a pipe from this
+process. FOLDER is a private temporary folder (mode 0700) where the workers write their running
+trial's progress (:mod:`._progress`) and, with ``--reproducible``, share a lock; it holds no secret, and
+it is removed when the workers have ended (by the last worker if this process was killed first).
 
 A worker that dies (killed, out of memory) leaves its trial RUNNING; :func:`recover_dead_trials`
 fails it and enqueues a retry with the same parameters, which the surviving workers run. When the
@@ -15,7 +16,6 @@ the CLI prints it on one line and exits with :data:`EXIT_WORKER_DIED`.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -33,22 +33,13 @@ from metaopt.tuning._progress import WorkerBoard
 from metaopt.tuning._recovery import recover_dead_trials
 from metaopt.tuning._storage import worker_identity
 
-__all__ = ["EXIT_WORKER_DIED", "WorkerDied", "spawn_workers", "write_private_config"]
+__all__ = ["EXIT_WORKER_DIED", "WorkerDied", "spawn_workers"]
 
 EXIT_WORKER_DIED = 3  # `metaopt tune`: a worker process died; finished trials are kept, re-run to resume
 
 
 class WorkerDied(RuntimeError):
     """One or more worker processes died; the message is one line naming them, their trials and retries."""
-
-
-def write_private_config(folder: Path, payload: dict) -> Path:
-    """``folder/config.json`` created with mode 0600 (never readable by another user, not even briefly)."""
-    path = folder / "config.json"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(payload, f)
-    return path
 
 
 def _exit_text(code: int) -> str:
@@ -80,9 +71,14 @@ def spawn_workers(cfg: TuneConfig, study: optuna.Study, parent_run_id: str | Non
     """Run ``cfg.workers`` worker processes to the end; raise :class:`WorkerDied` if any died."""
     folder = Path(tempfile.mkdtemp(prefix="metaopt-tune-"))  # mode 0700
     try:
-        write_private_config(folder, {"config": {**cfg.to_dict(), "progress": False}, "parent_run_id": parent_run_id})
-        procs = [subprocess.Popen([sys.executable, "-m", "metaopt.tuning._worker", str(i), str(folder)])
-                 for i in range(cfg.workers)]
+        payload = json.dumps({"config": {**cfg.to_dict(), "progress": False}, "parent_run_id": parent_run_id})
+        procs = []
+        for i in range(cfg.workers):
+            proc = subprocess.Popen([sys.executable, "-m", "metaopt.tuning._worker", str(i), str(folder)],
+                                    stdin=subprocess.PIPE, text=True)
+            procs.append(proc)
+            proc.stdin.write(payload)  # a pipe: the secret never touches the disk or the command line
+            proc.stdin.close()
         board = WorkerBoard(cfg.study or "", total=cfg.trials, initial=budget_used(study)[0], workers=cfg.workers,
                             folder=folder, enabled=cfg.progress)
         try:

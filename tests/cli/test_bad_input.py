@@ -17,6 +17,7 @@ from metaopt.testing import run_cli
 # Bad values by the name of the option's value parser (metaopt.cli._args and the command modules).
 BY_PARSER: dict[str, list[str]] = {
     "positive_int": ["0", "-1", "abc"],
+    "nonnegative_int": ["-1", "abc"],
     "positive_float": ["0", "-1", "nan", "inf", "-inf", "abc"],
     "finite_float": ["nan", "inf", "abc"],
     "seed_int": ["-3", "abc", "4294967296"],

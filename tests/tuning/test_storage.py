@@ -56,6 +56,39 @@ def test_journal_trial_without_a_recent_heartbeat_is_failed_and_retried(tmp_path
     assert len(retry) == 1 and retry[0].params == dead.params
 
 
+@pytest.mark.parametrize("kind", ["sqlite", "journal"])
+def test_trial_orphaned_before_its_first_heartbeat_is_failed_and_retried(tmp_path, kind):
+    """Seen when PostgreSQL was killed as a trial was created: no heartbeat, no worker, RUNNING for ever."""
+    import datetime
+
+    from optuna.distributions import FloatDistribution
+    from optuna.trial import FrozenTrial, TrialState
+
+    from metaopt.tuning import recover_dead_trials
+
+    url = f"sqlite:///{tmp_path}/o.db" if kind == "sqlite" else f"journal:{tmp_path}/o.log"
+    study = optuna.create_study(storage=open_storage(url, heartbeat_interval=1, grace_period=3), study_name="s")
+    storage = study._storage
+
+    def running(age: float, worker: str | None) -> int:
+        frozen = FrozenTrial(number=0, state=TrialState.RUNNING, value=None, values=None,
+                             datetime_start=datetime.datetime.now() - datetime.timedelta(seconds=age),
+                             datetime_complete=None, params={"x": 0.5},
+                             distributions={"x": FloatDistribution(0, 1)}, user_attrs={} if worker is None
+                             else {"worker": worker}, system_attrs={}, intermediate_values={}, trial_id=0)
+        return storage.get_trial_number_from_id(storage.create_new_trial(study._study_id, template_trial=frozen))
+
+    orphan = running(60, None)           # created a minute ago, never claimed by a worker
+    young = running(1, None)             # just created: its worker is about to claim it
+    owned = running(60, "elsewhere:1")   # a worker on another host owns it (its heartbeat decides)
+    assert recover_dead_trials(study) == [orphan]
+    states = {t.number: t.state for t in study.get_trials(deepcopy=False)}
+    assert states[orphan] == TrialState.FAIL
+    assert states[young] == states[owned] == TrialState.RUNNING
+    retry = [t for t in study.trials if t.state == TrialState.WAITING]
+    assert len(retry) == 1 and retry[0].params == {"x": 0.5}
+
+
 @pytest.mark.parametrize("url", ["sqlite:////no/such/dir/o.db", "journal:/no/such/dir/o.log", "nonsense",
                                  "postgresql://user:secret@127.0.0.1:1/db"])
 def test_unreachable_storage_is_a_one_line_config_error(url):
