@@ -200,11 +200,11 @@ class _Objective:
                 raise
             else:
                 mean, ci = mean_ci95(scores)
-                ci = 0.0 if ci != ci else ci
+                ci = None if ci != ci else ci  # one validation task: no interval
                 for key, value in (("val_mean", mean), ("val_ci95", ci), ("val_scores", scores),
                                    ("train_seconds", round(time.perf_counter() - started, 2))):
                     trial.set_user_attr(key, value)
-                mlflow.log_metrics({"val_mean": mean, "val_ci95": ci})
+                mlflow.log_metrics({"val_mean": mean} if ci is None else {"val_mean": mean, "val_ci95": ci})
                 mlflow.set_tag("trial_state", "COMPLETE")
         if pruned is not None:
             raise pruned
@@ -223,7 +223,8 @@ def _evaluate(cfg: PromptTuneConfig, study: Any, best: Any, **parts: Any) -> Non
         scores = selector_scores(params, selector=cfg.selector, split="test", tasks=cfg.test_tasks,
                                  seeds=cfg.seeds, **parts, **cfg.sizes())
         mean, ci = mean_ci95(scores)
-        return {f"{prefix}_mean": mean, f"{prefix}_ci95": 0.0 if ci != ci else ci, f"{prefix}_scores": scores}
+        # one test task has no interval: None (printed as such), never a misleading 0.0
+        return {f"{prefix}_mean": mean, f"{prefix}_ci95": None if ci != ci else ci, f"{prefix}_scores": scores}
 
     attrs = {**score(best.user_attrs["selector_params"], "best_test"), "best_trial": best.number}
     if cfg.baseline and "default_test_mean" not in study.user_attrs:
@@ -232,7 +233,7 @@ def _evaluate(cfg: PromptTuneConfig, study: Any, best: Any, **parts: Any) -> Non
     for key, value in attrs.items():
         study.set_user_attr(key, value)
     mlflow.log_metrics({f"{key.removeprefix('best_')}": value for key, value in attrs.items()
-                        if key.endswith(("_mean", "_ci95"))})
+                        if key.endswith(("_mean", "_ci95")) and value is not None})
     mlflow.set_tags({"best_trial": best.number, "best_params": str(best.params)[:500]})
 
 
@@ -247,7 +248,7 @@ def _results(study: Any, best: Any) -> dict[str, Any]:
     if "default_test_mean" in attrs:
         gain, ci = mean_ci95([b - d for b, d in zip(attrs["best_test_scores"], attrs["default_test_scores"])])
         out.update(default_params=attrs["default_params"], default_test_mean=attrs["default_test_mean"],
-                   default_test_ci95=attrs["default_test_ci95"], gain_mean=gain, gain_ci95=0.0 if ci != ci else ci)
+                   default_test_ci95=attrs["default_test_ci95"], gain_mean=gain, gain_ci95=None if ci != ci else ci)
     return out
 
 

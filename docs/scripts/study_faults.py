@@ -119,7 +119,7 @@ def faults(trials: int, iterations: int) -> None:
         print("| " + " | ".join(str(c).replace("|", "/") for c in row) + " |")
 
 
-def throughput(trials: int, iterations: int) -> None:
+def throughput(trials: int, iterations: int, kinds: tuple[str, ...] = ("sqlite", "postgres")) -> None:
     """Every trial the same cost (docs/scripts/tune_spaces.py:equal_cost samples only the two learning rates), so
     trials/min measures the storage and the workers. The rate counts from the first trial's start to the last
     trial's end as the storage recorded them; the whole command's time (start-up, final test) is printed beside."""
@@ -133,7 +133,7 @@ def throughput(trials: int, iterations: int) -> None:
           "| whole command |")
     print("|---|---|---|---|---|---|---|")
     try:
-        for kind in ("sqlite", "postgres"):
+        for kind in kinds:
             base = None
             for workers in (1, 2, 4):
                 name = f"tp_{kind}_{workers}"
@@ -162,8 +162,9 @@ if __name__ == "__main__":
     parser.add_argument("what", choices=["faults", "throughput"])
     parser.add_argument("--trials", type=int)
     parser.add_argument("--iterations", type=int)
+    parser.add_argument("--storages", default="sqlite,postgres", help="throughput: which storages (default both)")
     args = parser.parse_args()
     if args.what == "faults":
         faults(args.trials or 4, args.iterations or 30)
     else:
-        throughput(args.trials or 12, args.iterations or 1000)
+        throughput(args.trials or 12, args.iterations or 1000, tuple(args.storages.split(",")))
