@@ -196,3 +196,7 @@ def main() -> None:
         tmp.write_text(json.dumps(results, indent=1))
         tmp.replace(path)  # after every seed, so an interrupted run keeps what it finished
     plot(results, out / "hyper_vs_optuna.png")
+
+
+if __name__ == "__main__":
+    main()
