@@ -33,8 +33,8 @@ def _leave(folder: Path, index: str, parent: int) -> None:
 
 def main(argv: list[str]) -> int:
     index, folder = argv
-    parent = os.getppid()
     payload = json.loads(sys.stdin.read())
+    parent = payload["parent_pid"]  # not os.getppid() here: the parent may have died while we imported torch
     try:
         run_worker(TuneConfig(**payload["config"]), worker=int(index), parent_run_id=payload["parent_run_id"],
                    status_dir=folder)

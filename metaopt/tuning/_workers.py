@@ -16,6 +16,7 @@ the CLI prints it on one line and exits with :data:`EXIT_WORKER_DIED`.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -71,7 +72,8 @@ def spawn_workers(cfg: TuneConfig, study: optuna.Study, parent_run_id: str | Non
     """Run ``cfg.workers`` worker processes to the end; raise :class:`WorkerDied` if any died."""
     folder = Path(tempfile.mkdtemp(prefix="metaopt-tune-"))  # mode 0700
     try:
-        payload = json.dumps({"config": {**cfg.to_dict(), "progress": False}, "parent_run_id": parent_run_id})
+        payload = json.dumps({"config": {**cfg.to_dict(), "progress": False}, "parent_run_id": parent_run_id,
+                              "parent_pid": os.getpid()})
         procs = []
         for i in range(cfg.workers):
             proc = subprocess.Popen([sys.executable, "-m", "metaopt.tuning._worker", str(i), str(folder)],
