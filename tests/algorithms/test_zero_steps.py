@@ -19,3 +19,21 @@ def test_zero_steps_predicts_with_the_unadapted_model(name, engine):
         start = learner.model(task.query_x)
     assert torch.equal(learner.predict(task, 0), start)
     assert not torch.allclose(learner.predict(task, 1), start)  # one step does move it: the 0 is not ignored
+
+
+def test_cli_evaluate_takes_zero_steps(tmp_path, capsys):
+    import json
+
+    from metaopt.testing import run_cli
+
+    out = str(tmp_path / "run")
+    code, _, err = run_cli(["train", "--shots", "5", "--iterations", "2", "--meta-batch", "2", "--val-every", "2",
+                            "--val-tasks", "2", "--test-tasks", "2", "--out", out, "--no-progress"], capsys)
+    assert code == 0, err
+    results = {}
+    for steps in ("0", "1"):
+        code, stdout, err = run_cli(["evaluate", "--checkpoint", out, "--steps", steps, "--tasks", "20",
+                                     "--no-progress", "--json"], capsys)
+        assert code == 0, err
+        results[steps] = json.loads(stdout.strip().splitlines()[-1])
+    assert results["0"]["steps"] == 0 and results["0"]["mean"] != results["1"]["mean"]
