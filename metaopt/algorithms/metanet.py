@@ -46,7 +46,10 @@ class MetaNetConfig(LearnerConfig):
     hidden: int = 64  # width of the base learner's layer-augmented hidden layer
     key_size: int = 64  # width of the representation u (the memory's keys)
     generator_hidden: int = 20  # units in each layer of the coordinate-wise generators d and g
-    fast_scale: float = 1.0  # initial scale of generated fast weights (learned)
+    # Initial scale of generated fast weights (learned). At 1.0 the generated weights drowned the slow ones
+    # on glyphs 5-way 1-shot (first loss 3.4, then a collapse to the uniform ln 5 for 200 iterations); at
+    # 0.1 the same run learned within 50 iterations, and Fashion-MNIST 3-way learned at either.
+    fast_scale: float = 0.1
     second_order: bool = False
 
     def validate(self) -> None:
@@ -113,16 +116,22 @@ class MetaNet(MetaLearner):
         return list(grads) if self.config.second_order else [g.detach() for g in grads]
 
     def _representation_fast_weight(self, feats: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """``d`` applied to the gradient, at u's slow weight, of a contrastive loss over all support pairs."""
-        zero = torch.zeros_like(self.represent.weight, requires_grad=True)
-        keys = F.normalize(augmented(feats, self.represent, zero, relu=True), dim=1)
+        """``d`` applied to the gradient, at u's slow weight, of a contrastive loss over all support pairs.
+
+        The gradient is taken with respect to the slow weight itself (the paper's meta information for u),
+        not a zero fast weight beside it: through the ReLU a zero weight's output sits at the kink, where
+        the derivative is 0, so that gradient was identically zero and ``d`` learned nothing."""
+        weight = self.represent.weight
+        if not self.config.second_order:
+            weight = weight.detach().requires_grad_(True)
+        keys = F.normalize(F.relu(F.linear(feats, weight, self.represent.bias)), dim=1)
         n = len(labels)
         pairs = torch.triu_indices(n, n, 1, device=feats.device)
         similarity = (keys[pairs[0]] * keys[pairs[1]]).sum(1)
         same = (labels[pairs[0]] == labels[pairs[1]]).to(similarity.dtype)
         # A cosine in [-1, 1] scaled by 5 so the logistic loss can approach 0 and 1.
         loss = F.binary_cross_entropy_with_logits(5 * similarity, same, reduction="sum")
-        (grad,) = self._meta_info(loss, [zero])
+        (grad,) = self._meta_info(loss, [weight])
         return self.d(grad)
 
     def _example_fast_weights(self, feats: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -53,6 +53,17 @@ def test_predictions_come_from_the_support_labels_through_fast_weights():
         assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in module.parameters())
 
 
+def test_task_level_fast_weight_depends_on_the_support_set():
+    """The representation's meta information is a gradient at u's slow weight: it differs between support sets.
+    (Taken at a zero fast weight behind a ReLU, it was identically zero, so d saw the same input on every task.)"""
+    torch.manual_seed(0)
+    learner = MetaNet(MLP(4, (8,), 3), build_config("metanet"), "classification")
+    feats = learner.model.features(torch.randn(6, 4, generator=torch.Generator().manual_seed(1)))
+    one = learner._representation_fast_weight(feats, torch.tensor([0, 1, 2, 0, 1, 2]))
+    other = learner._representation_fast_weight(feats, torch.tensor([0, 0, 1, 1, 2, 2]))
+    assert not torch.allclose(one, other)
+
+
 def test_second_order_keeps_the_graph_through_the_meta_information():
     torch.manual_seed(0)
     first = MetaNet(MLP(4, (8,), 2), build_config("metanet"), "classification")

@@ -25,5 +25,5 @@ def test_sampled_values_stay_in_range():
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     for _ in range(20):
         config = get_space("metanet")(study.ask())
-        assert 10 <= config["generator_hidden"] <= 40 and 0.1 <= config["fast_scale"] <= 10
+        assert 10 <= config["generator_hidden"] <= 40 and 0.01 <= config["fast_scale"] <= 1
         build_config("metanet", {k: v for k, v in config.items() if k not in TRAIN_KEYS})
