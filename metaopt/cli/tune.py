@@ -32,7 +32,8 @@ MLflow model registry under the study name. Environment: METAOPT_TUNE_HEARTBEAT=
 heartbeat interval (default 10; a silent trial is failed after 3 intervals).
 
 Exit codes: 0 done; 2 bad input; 3 a worker process died (one line names it, its trial and that
-trial's retry; finished trials are kept: run the same command again to resume); 130 interrupted."""
+trial's retry; finished trials are kept: run the same command again to resume); 4 the study's database
+went away mid-study (finished trials are kept: run the same command again when it is back); 130 interrupted."""
 
 
 def _names(text: str) -> list[str]:
@@ -126,12 +127,19 @@ def cmd_tune(args: argparse.Namespace) -> int:
         reproducible=args.reproducible, batch_size=args.batch_size,
     )
     from metaopt.tuning import EXIT_WORKER_DIED, WorkerDied
+    from metaopt.tuning._storage import EXIT_STORAGE_LOST, describe_storage_error, storage_lost
 
     try:
         summary = tune(cfg)
     except WorkerDied as exc:  # one line: which worker, its trial, the retry; finished trials are kept
         sys.stderr.write(f"metaopt: {exc}\n")
         return EXIT_WORKER_DIED
+    except Exception as exc:
+        if not storage_lost(exc):
+            raise
+        sys.stderr.write(f"metaopt: lost the study storage mid-study ({describe_storage_error(exc)}); finished "
+                         "trials are kept there: when it is back, run the same command again to resume\n")
+        return EXIT_STORAGE_LOST
     from metaopt.tuning import describe_counts
 
     print(describe_counts(summary))

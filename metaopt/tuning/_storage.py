@@ -25,12 +25,14 @@ from metaopt.errors import ConfigError
 
 __all__ = ["DEFAULT_STORAGE", "STORAGE_ENV", "open_storage", "redact_url", "public_config", "resolve_storage",
            "password_to_env", "MAX_RETRY", "retry_callback", "worker_identity",
-           "host_name"]
+           "host_name", "EXIT_STORAGE_LOST", "StorageLost", "storage_lost", "describe_storage_error"]
 
 DEFAULT_STORAGE = "sqlite:///optuna.db"
 # The storage URL can come from the environment instead of --storage, so a password in it is on no
 # command line (for PostgreSQL, libpq's own PGPASSWORD or ~/.pgpass with a URL that has no password work too).
 STORAGE_ENV = "METAOPT_STORAGE"
+# `metaopt tune` (and each worker process): the study's database went away mid-study; finished trials are kept
+EXIT_STORAGE_LOST = 4
 MAX_RETRY = 2  # a trial killed twice with the same parameters is probably killing its worker
 
 
@@ -127,3 +129,24 @@ def host_name() -> str:
     """This host's name in trials' ``worker`` attr: ``$METAOPT_WORKER_HOST``, else the node name. Set it where
     hosts share a node name (containers) so a process id is only ever checked on its own host."""
     return os.environ.get("METAOPT_WORKER_HOST") or os.uname().nodename
+
+
+class StorageLost(RuntimeError):
+    """Worker processes of one ``tune`` lost the study's database (each said so on one line, exit code 4)."""
+
+
+def storage_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` is the study's database going away (refused or dropped connection, a failed commit)."""
+    import sqlalchemy.exc
+
+    return isinstance(exc, (StorageLost, optuna.exceptions.StorageInternalError, sqlalchemy.exc.OperationalError,
+                            sqlalchemy.exc.InterfaceError))
+
+
+def describe_storage_error(exc: BaseException) -> str:
+    """One line for a lost storage: the database's own first line (SQLAlchemy's ``orig``), password masked."""
+    if isinstance(exc, StorageLost):
+        return str(exc)
+    cause = getattr(exc, "orig", None) or exc.__cause__ or exc
+    first = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+    return (redact_url(first) or "")[:200]

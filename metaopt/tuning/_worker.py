@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from metaopt.tuning._config import TuneConfig
+from metaopt.tuning._storage import EXIT_STORAGE_LOST, describe_storage_error, storage_lost
 from metaopt.tuning._study import run_worker
 
 
@@ -38,6 +39,12 @@ def main(argv: list[str]) -> int:
     try:
         run_worker(TuneConfig(**payload["config"]), worker=int(index), parent_run_id=payload["parent_run_id"],
                    status_dir=folder)
+    except Exception as exc:
+        if not storage_lost(exc):
+            raise
+        # One line, not a traceback per worker: the parent names what happened and how to resume.
+        sys.stderr.write(f"metaopt: worker {index}: lost the study storage ({describe_storage_error(exc)})\n")
+        return EXIT_STORAGE_LOST
     finally:
         _leave(Path(folder), index, parent)
     return 0

@@ -32,7 +32,7 @@ from metaopt.tuning._config import TuneConfig
 from metaopt.tuning._loop import budget_used
 from metaopt.tuning._progress import WorkerBoard
 from metaopt.tuning._recovery import recover_dead_trials
-from metaopt.tuning._storage import worker_identity
+from metaopt.tuning._storage import EXIT_STORAGE_LOST, StorageLost, worker_identity
 
 __all__ = ["EXIT_WORKER_DIED", "WorkerDied", "spawn_workers"]
 
@@ -102,6 +102,8 @@ def spawn_workers(cfg: TuneConfig, study: optuna.Study, parent_run_id: str | Non
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     dead = [(i, p) for i, p in enumerate(procs) if p.returncode != 0]
+    if dead and all(p.returncode == EXIT_STORAGE_LOST for _, p in dead):
+        raise StorageLost(f"workers {', '.join(str(i) for i, _ in dead)} of {cfg.workers}, see their lines above")
     if dead:
         recover_dead_trials(study)
         lines = "; ".join(_describe(study, i, p) for i, p in dead)

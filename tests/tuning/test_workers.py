@@ -84,3 +84,32 @@ def test_killed_worker_is_one_line_with_exit_code_3_then_rerun_finishes(tmp_path
     assert {t.number: t.value for t in trials if t.state == TrialState.COMPLETE} == finished  # nothing lost
     assert sum(t.state == TrialState.COMPLETE for t in trials) == 3
     assert "test mse" in again.stdout and "1 failed because their worker died" in again.stdout
+
+
+def test_lost_storage_is_one_line_with_exit_code_4(tmp_path, monkeypatch, capsys):
+    """The database going away mid-study (measured: PostgreSQL killed) is one line and exit 4, no traceback."""
+    import sqlalchemy.exc
+
+    import metaopt.tuning
+    from metaopt.testing import run_cli
+    from metaopt.tuning._storage import EXIT_STORAGE_LOST
+
+    def down(cfg):
+        raise optuna.exceptions.StorageInternalError("An exception is raised during the commit.") from \
+            sqlalchemy.exc.OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"))
+
+    monkeypatch.setattr(metaopt.tuning, "tune", down)
+    code, _, err = run_cli(["tune", "--benchmark", "sinusoid", "--trials", "2", "--storage",
+                            f"sqlite:///{tmp_path}/o.db", "--no-progress"], capsys)
+    assert code == EXIT_STORAGE_LOST == 4
+    assert len(err.strip().splitlines()) == 1 and "lost the study storage" in err
+    assert "server closed the connection unexpectedly" in err and "run the same command again" in err
+
+
+def test_workers_that_lost_the_storage_are_reported_as_that():
+    from metaopt.tuning._storage import StorageLost, describe_storage_error, storage_lost
+
+    exc = StorageLost("workers 0, 1 of 2, see their lines above")
+    assert storage_lost(exc) and describe_storage_error(exc) == "workers 0, 1 of 2, see their lines above"
+    assert not storage_lost(RuntimeError("a bug"))
+    assert "***" in describe_storage_error(RuntimeError("could not connect to postgresql://me:pw@db/o"))
