@@ -104,6 +104,8 @@ def faults(trials: int, iterations: int) -> None:
             rows.append(row := (fault, proc.returncode, first, again.returncode, f"{survived}/{len(before)}",
                          len(before) - survived, retried,
                          sum(t.state == TrialState.COMPLETE for t in final),
+                         "; ".join(f"{t.number}: {t.user_attrs['fail_reason'][:60]}" for t in final
+                                   if t.state == TrialState.FAIL and "fail_reason" in t.user_attrs) or "none",
                          sum(t.state in (TrialState.RUNNING, TrialState.WAITING) for t in final),
                          sum(r.info.status == "RUNNING" for r in runs)))
             print("row: | " + " | ".join(str(c).replace("|", "/") for c in row) + " |", flush=True)  # as it comes
@@ -113,8 +115,8 @@ def faults(trials: int, iterations: int) -> None:
         shutil.rmtree(pg.root, ignore_errors=True)
     print(f"command (per fault): {' '.join(_command('postgresql://metaopt@127.0.0.1:PORT/DB', 'faults-FAULT', 'http://127.0.0.1:PORT', trials, iterations, 2)[1:])}")  # noqa: E501
     print("| fault | 1st exit | 1st run's last stderr line | re-run exit | finished before fault, kept | lost "
-          "| retried | complete at end | Optuna RUNNING/WAITING left | MLflow RUNNING left |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "| retried | complete at end | failed by themselves | Optuna RUNNING/WAITING left | MLflow RUNNING left |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         print("| " + " | ".join(str(c).replace("|", "/") for c in row) + " |")
 

@@ -24,6 +24,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--engine", choices=ENGINE_CHOICES, help=ENGINE_HELP)
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
+    p.add_argument("--scores", metavar="FILE",
+                   help="also write every task's score to FILE as JSON (the raw numbers behind a table's cell)")
     p.set_defaults(handler=cmd_evaluate)
 
 
@@ -31,6 +33,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from metaopt.runs import load_run
 
     start = time.perf_counter()
+    if args.scores:
+        from metaopt.cli._args import check_out_file
+
+        check_out_file(args.scores, "--scores")  # before the work, whose result would otherwise be lost
     run = load_run(args.checkpoint)
     trainer = run.trainer(None, progress=not args.no_progress, device=args.device, engine=args.engine)
     if trainer.engine_note:
@@ -38,6 +44,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     result = trainer.evaluate(args.split, args.tasks, steps=args.steps)
     cfg = run.config
     print(f"{cfg.algorithm} on {cfg.benchmark} ({args.split}): {result}")
+    if args.scores:
+        import json
+        from pathlib import Path
+
+        Path(args.scores).write_text(json.dumps({
+            "checkpoint": str(args.checkpoint), "algorithm": cfg.algorithm, "benchmark": cfg.benchmark,
+            "ways": cfg.ways, "shots": cfg.shots, "split": args.split, "steps": args.steps, "metric": result.metric,
+            "mean": result.mean, "ci95": result.ci95, "per_task": result.per_task}, indent=1) + "\n")
     if args.json:
         print_json({
             "algorithm": cfg.algorithm, "benchmark": cfg.benchmark, "ways": cfg.ways, "shots": cfg.shots,

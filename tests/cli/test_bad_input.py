@@ -51,6 +51,7 @@ STRING_CASES: dict[tuple[str, str], tuple[list[str], str, str]] = {
     ("train", "--tracking-uri"): ([], "bogus://x", "bogus://x"),
     ("evaluate", "--checkpoint"): ([], "/nonexistent/run", "/nonexistent/run"),
     ("evaluate", "--device"): ([], "tpu9", "'tpu9'"),
+    ("evaluate", "--scores"): ([], "A_FOLDER", "A_FOLDER"),
     ("tune", "--benchmark"): ([], "imagenet-9000", "'imagenet-9000'"),
     ("tune", "--storage"): ([], "bogus-storage", "bogus-storage"),
     ("tune", "--device"): ([], "tpu9", "'tpu9'"),
