@@ -1,6 +1,6 @@
 """Studies across machines (issue #14): the fault table and study throughput.
 
-  python docs/scripts/study_faults.py faults [--trials 4] [--iterations 30]
+  python docs/scripts/study_faults.py faults [--trials 4] [--iterations 400] [--faults worker,postgres,mlflow]
   python docs/scripts/study_faults.py throughput [--trials 12] [--iterations 1000]
 
 faults: a real PostgreSQL server and `mlflow server` on loopback; for each fault, a fresh study run by
@@ -60,7 +60,7 @@ def _mid_trial(storage: str, study: str, proc: subprocess.Popen, timeout: float 
     raise RuntimeError("never saw a trial mid-way after a finished one")
 
 
-def faults(trials: int, iterations: int) -> None:
+def faults(trials: int, iterations: int, which: tuple[str, ...] = ("worker", "postgres", "mlflow")) -> None:
     pg = start_postgres()
     root = Path(tempfile.mkdtemp(prefix="metaopt-faults-"))
     mlflow_port = None
@@ -70,7 +70,7 @@ def faults(trials: int, iterations: int) -> None:
     env = {**os.environ, "PGPASSWORD": pg.password, "METAOPT_TUNE_HEARTBEAT": "2", "OMP_NUM_THREADS": "1"}
     rows = []
     try:
-        for fault in ("worker", "postgres", "mlflow"):
+        for fault in which:
             storage, study = pg.url(f"faults_{fault}"), f"faults-{fault}"
             mine = pg.url(f"faults_{fault}", with_password=True)
             cmd = _command(storage, study, server.url, trials, iterations, workers=2)
@@ -165,8 +165,9 @@ if __name__ == "__main__":
     parser.add_argument("--trials", type=int)
     parser.add_argument("--iterations", type=int)
     parser.add_argument("--storages", default="sqlite,postgres", help="throughput: which storages (default both)")
+    parser.add_argument("--faults", default="worker,postgres,mlflow", help="faults: which (default all three)")
     args = parser.parse_args()
     if args.what == "faults":
-        faults(args.trials or 4, args.iterations or 30)
+        faults(args.trials or 4, args.iterations or 400, tuple(args.faults.split(",")))
     else:
         throughput(args.trials or 12, args.iterations or 1000, tuple(args.storages.split(",")))
