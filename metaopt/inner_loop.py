@@ -133,10 +133,11 @@ class InnerLoop:
             grad_transform=grad_transform, after_step=after_step, overrides=overrides, update_rule=update_rule,
         )
 
-    def map_tasks(self, fn: Callable[[Any], Any], tasks: Sequence[Any]) -> Any:
-        """``fn`` on every task, outputs stacked; the batched engine runs them at once under ``vmap``
-        (not with ``checkpoint`` on: a checkpointed step has no ``vmap`` rule, so tasks run one by one)."""
-        if self.checkpoint:
+    def map_tasks(self, fn: Callable[[Any], Any], tasks: Sequence[Any], *, differentiable: bool = True) -> Any:
+        """``fn`` on every task, outputs stacked; the batched engine runs them at once under ``vmap``.
+        With ``checkpoint`` on, a ``differentiable`` ``fn`` (one that builds a meta-graph) runs task by task:
+        a checkpointed step has no ``vmap`` rule. Evaluation and Reptile pass ``differentiable=False``."""
+        if self.checkpoint and differentiable:
             return Engine.map_tasks(self.engine, fn, tasks)
         return self.engine.map_tasks(fn, tasks)
 
