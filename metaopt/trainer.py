@@ -67,8 +67,8 @@ class TrainConfig:
 
         resolve_engine_name(self.engine)
         if self.inner_checkpoint and self.engine == "higher":
-            raise ConfigError("inner_checkpoint recomputes steps with the batched engine's functional optimisers; "
-                              "use engine batched or auto, not higher")
+            raise ConfigError("inner_checkpoint (--inner-checkpoint) recomputes steps with the batched engine's "
+                              "functional optimisers; use engine (--engine) batched or auto, not higher")
 
 
 def progress_postfix(metrics: dict[str, float], state: TrainState) -> dict[str, str]:
