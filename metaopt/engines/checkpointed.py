@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import torch
+from torch.autograd.function import once_differentiable
 
 from metaopt.engines.base import AdaptResult, GradTransform, LearningRates, LossFn, Overrides
 from metaopt.engines.functional_module import FunctionalModule
@@ -124,6 +125,7 @@ class _CheckpointedStep(torch.autograd.Function):
         return (*(t.detach() for t in flat), loss)
 
     @staticmethod
+    @once_differentiable  # the recomputation starts from detached copies: a third order would be wrong, so refuse it
     def backward(ctx: Any, *grad_outputs: torch.Tensor | None) -> tuple[torch.Tensor | None, ...]:
         spec: _Step = ctx.spec
         saved = ctx.saved_tensors[: spec.n_substituted]

@@ -185,3 +185,14 @@ def test_cli_records_it_and_resumes_without_it(tmp_path, capsys):
     assert main(["evaluate", "--checkpoint", str(out), "--tasks", "5", "--inner-checkpoint", "--json",
                  "--no-progress"]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["inner_checkpoint"] is True
+
+
+def test_differentiating_the_meta_gradient_again_is_refused():
+    # The recomputation starts from detached copies, so a third-order term would be wrong: it must fail.
+    learner = _learner("maml", "sinusoid", torch.float64, inner_steps=2)
+    learner.use_engine("batched")
+    learner.use_inner_checkpoint(True)
+    loss = learner.meta_loss(_tasks("sinusoid", 1, torch.float64)[0], 0)
+    grads = torch.autograd.grad(loss, list(learner.parameters()), create_graph=True)
+    with pytest.raises(RuntimeError, match="once_differentiable"):
+        sum(g.sum() for g in grads).backward()
