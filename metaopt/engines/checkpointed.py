@@ -133,6 +133,9 @@ class _CheckpointedStep(torch.autograd.Function):
         adapted = {spec.template["fast"][i].index for i in spec.loop.positions}
         copies = [t.detach().requires_grad_(t.requires_grad or k in adapted) for k, t in enumerate(saved)]
         cpu, devices, cuda = spec.rng  # type: ignore[misc]
+        # A recomputation has no side effects: the RNG streams and the module's buffers (a BatchNorm's
+        # running statistics) are as they were before it.
+        buffers = [(b, b.clone()) for b in spec.loop.module.buffers()]
         with torch.random.fork_rng(devices=devices):
             torch.set_rng_state(cpu)
             for device, state in zip(devices, cuda):
@@ -146,6 +149,9 @@ class _CheckpointedStep(torch.autograd.Function):
         grads: Sequence[torch.Tensor | None] = [None] * len(wrt)
         if pairs and wrt:
             grads = torch.autograd.grad([o for o, _ in pairs], wrt, [g for _, g in pairs], allow_unused=True)
+        with torch.no_grad():  # after the gradient: the recomputed graph may have saved a buffer
+            for buffer, value in buffers:
+                buffer.copy_(value)
         by_input = iter(grads)
         found = [next(by_input) if t.requires_grad else None for t in (*copies, *spec.extras)]
         return (None, *(g if needed else None for g, needed in zip(found, ctx.needs_input_grad[1:])))

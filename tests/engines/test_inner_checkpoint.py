@@ -196,3 +196,32 @@ def test_differentiating_the_meta_gradient_again_is_refused():
     grads = torch.autograd.grad(loss, list(learner.parameters()), create_graph=True)
     with pytest.raises(RuntimeError, match="once_differentiable"):
         sum(g.sum() for g in grads).backward()
+
+
+def test_tune_checkpoints_the_trials_whose_learner_can():
+    from types import SimpleNamespace
+
+    from metaopt.tuning._config import TuneConfig
+
+    cfg = TuneConfig("sinusoid", trials=1, inner_checkpoint=True)
+    assert cfg.checkpoint_for(_learner("maml", "sinusoid", torch.float64))
+    assert not cfg.checkpoint_for(_learner("protonet", "conv-5", torch.float64))  # no inner loop
+    assert not cfg.checkpoint_for(SimpleNamespace(inner_loop=object(), checkpoint_reason="samples environments"))
+    assert not TuneConfig("sinusoid", trials=1).checkpoint_for(_learner("maml", "sinusoid", torch.float64))
+    with pytest.raises(ConfigError, match="not higher"):
+        TuneConfig("sinusoid", trials=1, engine="higher", inner_checkpoint=True, objectives=["mse"]).validate()
+
+
+def test_the_recomputation_has_no_side_effects_on_buffers():
+    # A BatchNorm that keeps running statistics updates them in every forward; the backward pass's
+    # recomputation of each step must not update them a second time.
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 8), nn.BatchNorm1d(8), nn.Tanh(), nn.Linear(8, 1)).double()
+    x, y = torch.randn(10, 3, dtype=torch.float64), torch.randn(10, 1, dtype=torch.float64)
+    result = InnerLoop(model, engine="batched", checkpoint=True).adapt(lambda f, s: ((f(x) - y) ** 2).mean(), 3, 0.1)
+    loss = ((result.module(x) - y) ** 2).mean()
+    before = [b.clone() for b in model.buffers()]
+    assert float(before[0].abs().max()) > 0  # the forward passes did update them
+    loss.backward()
+    for buffer, value in zip(model.buffers(), before):
+        torch.testing.assert_close(buffer, value, rtol=0, atol=0)
