@@ -22,9 +22,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", choices=["test", "val"], default="test", help="which class split (default test)")
     p.add_argument("--device", help=DEVICE_HELP)
     p.add_argument("--engine", choices=ENGINE_CHOICES, help=ENGINE_HELP)
-    p.add_argument("--inner-checkpoint", action="store_true", default=None,
-                   help="as in `metaopt train` (default: the run's); evaluation adapts without a meta-graph, so "
-                   "it changes nothing here but is accepted for the same command lines")
+    p.add_argument("--inner-checkpoint", action="store_true",
+                   help="as in `metaopt train`; evaluation adapts without a meta-graph, so it changes nothing "
+                   "here, but it is accepted (and checked against the learner) so train's options work here too")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
     p.set_defaults(handler=cmd_evaluate)

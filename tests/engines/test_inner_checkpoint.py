@@ -185,6 +185,12 @@ def test_cli_records_it_and_resumes_without_it(tmp_path, capsys):
     assert main(["evaluate", "--checkpoint", str(out), "--tasks", "5", "--inner-checkpoint", "--json",
                  "--no-progress"]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["inner_checkpoint"] is True
+    # Not inherited from the run: evaluating a checkpointed run on the reference engine just works.
+    assert main([*args[:-1], "--inner-checkpoint"]) == 0  # the saved run now says inner_checkpoint: true
+    capsys.readouterr()
+    assert main(["evaluate", "--checkpoint", str(out), "--tasks", "5", "--engine", "higher", "--json",
+                 "--no-progress"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["inner_checkpoint"] is False
 
 
 def test_differentiating_the_meta_gradient_again_is_refused():
