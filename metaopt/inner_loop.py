@@ -124,6 +124,8 @@ class InnerLoop:
             if update_rule is not None:
                 raise ConfigError("inner checkpointing cannot recompute a learned update rule: it keeps state "
                                   "from step to step")
+            if self.engine.name == "higher":  # the recomputed steps are the batched engine's, not higher's
+                raise ConfigError("inner checkpointing runs on the batched engine; use('batched') or turn it off")
             from metaopt.engines.checkpointed import checkpointed_adapt
 
             return checkpointed_adapt(self, loss_fn, steps, schedule, grad_transform=grad_transform,

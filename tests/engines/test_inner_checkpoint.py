@@ -134,6 +134,9 @@ def test_an_undeclared_captured_tensor_is_refused_not_dropped():
     with pytest.raises(ConfigError, match="not handed to InnerLoop.adapt") as info:
         _body_gradient(checkpoint=True, declare=False)
     assert "\n" not in str(info.value)
+    body, head, x, y = _body_and_head()
+    with pytest.raises(ConfigError, match="runs on the batched engine"):
+        InnerLoop(head, engine="higher", checkpoint=True).adapt(lambda f, s: f(x).sum(), 1, 0.1)
 
 
 def test_a_learner_that_cannot_is_refused_in_one_line():
