@@ -11,6 +11,9 @@ stand behind the door (``metaopt.engines``):
   (``map_tasks``), equal to the reference gradient for gradient.
 
 ``auto`` is the batched engine. Hypergradient sessions (``start``) run on ``higher``.
+
+With ``checkpoint`` on, second-order adaptations are recomputed step by step in the backward pass
+instead of keeping every step's activations (``metaopt.engines.checkpointed``), task by task.
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ class InnerLoop:
         params: the subset of ``module``'s parameters to adapt (default: all); the others are
             used as they are and still receive meta-gradients.
         engine: ``"higher"`` or ``"batched"`` (``"auto"``: batched); switch later with ``use``.
+        checkpoint: recompute each inner step in the backward pass rather than keep its activations
+            (second-order adaptation only; memory then grows with steps x parameters, not activations).
     """
 
     def __init__(
@@ -60,6 +65,7 @@ class InnerLoop:
         betas: tuple[float, float] = (0.9, 0.999),
         params: Sequence[nn.Parameter] | None = None,
         engine: str = "higher",
+        checkpoint: bool = False,
     ) -> None:
         if optimizer not in INNER_OPTIMIZERS:
             raise ConfigError(f"unknown inner optimizer {optimizer!r}; choose from {', '.join(INNER_OPTIMIZERS)}")
@@ -74,6 +80,7 @@ class InnerLoop:
         self.positions = [index[id(p)] for p in self.params]
         self.functional_optimizer = FunctionalOptimizer(optimizer, momentum, betas)
         self.engine: Engine = get_engine(engine)
+        self.checkpoint = checkpoint
 
     def use(self, engine: str) -> None:
         """Run later adaptations on ``engine`` (``higher``, ``batched`` or ``auto``)."""
@@ -95,6 +102,7 @@ class InnerLoop:
         after_step: Callable[[Any, int], None] | None = None,
         overrides: Overrides | None = None,
         update_rule: UpdateRule | None = None,
+        inputs: Sequence[torch.Tensor] = (),
     ) -> AdaptResult:
         """Run ``steps`` inner steps of ``loss_fn(fmodule, step)`` and return the adapted module.
 
@@ -106,15 +114,33 @@ class InnerLoop:
         that should receive meta-gradients), one value for all tensors or one per adapted tensor.
         ``update_rule(params, grads, loss, step)`` replaces the optimiser (``lr`` and ``overrides``
         are then unused); first-order sessions hand it constant gradients and loss.
+        ``inputs``: with ``checkpoint`` on, every other tensor that ``loss_fn`` or ``grad_transform`` reads
+        and that needs a meta-gradient (features computed outside the loop, a transform's matrices): a
+        recomputed step differentiates with respect to its inputs only, and refuses to run when its
+        graph reaches an undeclared one. The module's tensors, rates and overrides need no declaring.
         """
         schedule = lr if callable(lr) else (lambda _step: lr)
+        if self.checkpoint and differentiable and not first_order and torch.is_grad_enabled():
+            if update_rule is not None:
+                raise ConfigError("inner checkpointing cannot recompute a learned update rule: it keeps state "
+                                  "from step to step")
+            if self.engine.name == "higher":  # the recomputed steps are the batched engine's, not higher's
+                raise ConfigError("inner checkpointing runs on the batched engine; use('batched') or turn it off")
+            from metaopt.engines.checkpointed import checkpointed_adapt
+
+            return checkpointed_adapt(self, loss_fn, steps, schedule, grad_transform=grad_transform,
+                                      after_step=after_step, overrides=overrides, inputs=inputs)
         return self.engine.adapt(
             self, loss_fn, steps, schedule, first_order=first_order, differentiable=differentiable,
             grad_transform=grad_transform, after_step=after_step, overrides=overrides, update_rule=update_rule,
         )
 
-    def map_tasks(self, fn: Callable[[Any], Any], tasks: Sequence[Any]) -> Any:
-        """``fn`` on every task, outputs stacked; the batched engine runs them at once under ``vmap``."""
+    def map_tasks(self, fn: Callable[[Any], Any], tasks: Sequence[Any], *, differentiable: bool = True) -> Any:
+        """``fn`` on every task, outputs stacked; the batched engine runs them at once under ``vmap``.
+        With ``checkpoint`` on, a ``differentiable`` ``fn`` (one that builds a meta-graph) runs task by task:
+        a checkpointed step has no ``vmap`` rule. Evaluation and Reptile pass ``differentiable=False``."""
+        if self.checkpoint and differentiable:
+            return Engine.map_tasks(self.engine, fn, tasks)
         return self.engine.map_tasks(fn, tasks)
 
     def start(

@@ -133,7 +133,9 @@ def normalized(config: RunConfig) -> dict[str, Any]:
     except (ConfigError, TypeError):
         pass  # an invalid saved config simply compares unequal
     if isinstance(data.get("train"), dict):
-        data["train"].pop("engine", None)  # how the run is computed, not what: either engine resumes it
+        # How the run is computed, not what: either engine resumes it, with or without inner checkpointing.
+        data["train"].pop("engine", None)
+        data["train"].pop("inner_checkpoint", None)
     return data
 
 

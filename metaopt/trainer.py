@@ -47,6 +47,9 @@ class TrainConfig:
     # Inner-loop engine: auto (batched where the learner allows), batched or higher. Like the device, a
     # choice of how to compute, not of what: a run resumes or evaluates on either engine.
     engine: str = "auto"
+    # Recompute each second-order inner step in the backward pass instead of keeping its activations
+    # (memory for long inner loops). Also how, not what: a run resumes with it on or off.
+    inner_checkpoint: bool = False
 
     def validate(self) -> None:
         for name in ("iterations", "meta_batch", "val_every", "val_tasks"):
@@ -63,6 +66,9 @@ class TrainConfig:
         from metaopt.engines import resolve_engine_name
 
         resolve_engine_name(self.engine)
+        if self.inner_checkpoint and self.engine == "higher":
+            raise ConfigError("inner_checkpoint (--inner-checkpoint) recomputes steps with the batched engine's "
+                              "functional optimisers; use engine (--engine) batched or auto, not higher")
 
 
 def progress_postfix(metrics: dict[str, float], state: TrainState) -> dict[str, str]:
@@ -96,16 +102,26 @@ class MetaTrainer:
         optimizer_factory: Callable[[list[torch.nn.Parameter], float], torch.optim.Optimizer] | None = None,
         device: str | torch.device | None = None,
         engine: str | None = None,
+        inner_checkpoint: bool | None = None,
     ) -> None:
         """``optimizer_factory(params, lr)`` replaces the learner's outer optimiser (for example
         hypergradient descent, ``metaopt.hyper.hd_optimizer``); it must honour ``group["lr"]``,
         which the trainer sets every iteration from the learner's schedule. ``device`` (``cuda``,
         ``auto``, ...) moves the learner there and every task to it; None keeps the learner where it is.
         ``engine`` overrides ``config.engine``; ``self.engine`` is the engine that runs (``none`` for a
-        learner without an inner loop) and ``self.engine_note`` one line on any fallback, or None."""
+        learner without an inner loop) and ``self.engine_note`` one line on any fallback, or None.
+        ``inner_checkpoint`` overrides ``config.inner_checkpoint`` (ConfigError where the learner cannot)."""
         config.validate()
         use_engine = getattr(learner, "use_engine", None)  # duck-typed learners have no inner-loop door
         self.engine, self.engine_note = use_engine(engine or config.engine) if use_engine else ("none", None)
+        self.inner_checkpoint = config.inner_checkpoint if inner_checkpoint is None else inner_checkpoint
+        use_checkpoint = getattr(learner, "use_inner_checkpoint", None)
+        if use_checkpoint is not None:
+            note = use_checkpoint(self.inner_checkpoint)
+            self.engine_note = "; ".join(n for n in (self.engine_note, note) if n) or None
+        elif self.inner_checkpoint:
+            name = getattr(learner, "name", type(learner).__name__)
+            raise ConfigError(f"{name} has no inner loop; --inner-checkpoint does not apply")
         if device is not None:
             target = resolve_device(device)
             if learner.kind == "rl" and target.type != "cpu":

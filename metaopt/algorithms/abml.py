@@ -106,6 +106,8 @@ class ABML(GradientMetaLearner):
         return self.inner.adapt(
             lambda f, s: self.elbo_loss(f, support_x, support_y, s), steps, self.inner_rates,
             first_order=first_order, differentiable=differentiable, after_step=after_step,
+            # The KL term reads the prior (the module's own weights) and the likelihood the learned noise.
+            inputs=[*self.model.parameters(), self.log_noise],
         )
 
     def meta_loss(self, task: Task, iteration: int) -> torch.Tensor:

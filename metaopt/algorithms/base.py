@@ -74,6 +74,11 @@ class MetaLearner(nn.Module, ABC):
     unbatched_reason: ClassVar[str | None] = None
     # The engine ``auto`` means for this learner (``higher`` where the batched engine cannot trace it).
     auto_engine: ClassVar[str] = "batched"
+    # Why this learner's inner steps cannot be recomputed in the backward pass (``use_inner_checkpoint``);
+    # None where they can.
+    checkpoint_reason: ClassVar[str | None] = None
+    # Whether adaptation is always first-order (no second-order graph, so nothing for checkpointing to save).
+    first_order_inner: ClassVar[bool] = False
 
     def __init__(self, model: nn.Module, config: LearnerConfig, kind: TaskKind) -> None:
         super().__init__()
@@ -118,13 +123,37 @@ class MetaLearner(nn.Module, ABC):
             return name, f"{self.name}: tasks run one after another on the batched engine ({self.unbatched_reason})"
         return name, None
 
-    def _batch(self, tasks: Sequence[Task]) -> bool:
+    def use_inner_checkpoint(self, on: bool) -> str | None:
+        """Recompute second-order inner steps in the backward pass (``on``) instead of keeping their
+        activations. Returns one line on what that means for this learner, or None; raises ConfigError
+        where the learner cannot (no inner loop, a loss with side effects, the ``higher`` engine)."""
+        loop = self.inner_loop
+        if not on:
+            if loop is not None:
+                loop.checkpoint = False
+            return None
+        if loop is None:
+            raise ConfigError(f"{self.name} has no inner loop; --inner-checkpoint does not apply")
+        if self.checkpoint_reason:
+            raise ConfigError(f"{self.name} cannot checkpoint its inner loop: {self.checkpoint_reason}")
+        if loop.engine.name == "higher":
+            raise ConfigError("--inner-checkpoint recomputes steps with the batched engine's functional optimisers; "
+                              "use --engine batched or auto, not higher")
+        loop.checkpoint = True
+        if self.first_order_inner or getattr(self.config, "first_order", False):
+            return f"{self.name} adapts first-order and keeps no second-order graph: --inner-checkpoint saves nothing"
+        return (f"{self.name}: --inner-checkpoint recomputes each second-order inner step in the backward pass; "
+                "meta-batch tasks run one after another (no vmap)")
+
+    def _batch(self, tasks: Sequence[Task], *, differentiable: bool = True) -> bool:
         """Whether these tasks run at once: the engine batches, the learner allows it, and they are
-        episodes of one shape (an RL learner's environments or ragged episodes run one by one)."""
+        episodes of one shape (an RL learner's environments or ragged episodes run one by one).
+        A checkpointed step has no ``vmap`` rule, so checkpointed meta-steps (``differentiable``) run one by one."""
         from metaopt.engines.batched import stackable
 
         loop = self.inner_loop
         batching = loop is not None and loop.engine.batches and self.unbatched_reason is None
+        batching = batching and not (differentiable and loop.checkpoint)
         if not (batching and len(tasks) > 1 and stackable(tasks)):
             return False
         # Images on a CPU: a Conv4 step is compute-bound there, and vmap's batched convolutions measured
@@ -184,9 +213,9 @@ class MetaLearner(nn.Module, ABC):
 
     def score_tasks(self, tasks: Sequence[Task], steps: int | None = None) -> list[float]:
         """``score`` of every task; on the batched engine the tasks adapt at once under ``vmap``."""
-        if type(self).score is not MetaLearner.score or not self._batch(tasks):
+        if type(self).score is not MetaLearner.score or not self._batch(tasks, differentiable=False):
             return [self.score(task, steps) for task in tasks]
-        predictions = self.inner_loop.map_tasks(lambda task: self.predict(task, steps), tasks)
+        predictions = self.inner_loop.map_tasks(lambda task: self.predict(task, steps), tasks, differentiable=False)
         return [task_metric(self.kind, p, task.query_y) for p, task in zip(predictions, tasks)]
 
 

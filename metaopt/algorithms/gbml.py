@@ -88,6 +88,11 @@ class GradientMetaLearner(MetaLearner):
     def first_order_at(self, iteration: int) -> bool:
         return self.config.first_order
 
+    def inner_inputs(self) -> list[torch.Tensor]:
+        """Meta-parameters the inner step reads besides the adapted module, rates and overrides
+        (a gradient transform's own); a checkpointed step must take them as inputs to pass them gradients."""
+        return []
+
     # -- the loop ---------------------------------------------------------------------------
     def adapt(
         self, support_x: torch.Tensor, support_y: torch.Tensor, steps: int, *, differentiable: bool,
@@ -108,6 +113,7 @@ class GradientMetaLearner(MetaLearner):
             grad_transform=self.grad_transform(),
             after_step=after_step,
             overrides=None if hypers is None else hypers.overrides,
+            inputs=[support_x, *self.inner_inputs()],  # ANIL's features carry the body's gradient
         )
 
     def meta_loss(self, task: Task, iteration: int) -> torch.Tensor:

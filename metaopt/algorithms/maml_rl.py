@@ -95,6 +95,8 @@ class MAMLRL(MetaLearner):
     # Its inner loss steps environments, which may be numpy (Gymnasium families): torch.func's traced
     # tensors cannot be read there, so ``auto`` keeps it on the higher engine.
     auto_engine = "higher"
+    checkpoint_reason = ("its inner loss samples trajectories and records their log-probabilities, which a "
+                         "recomputed step would do again")
     Config = MAMLRLConfig
     config: MAMLRLConfig
     kinds = frozenset({"rl"})

@@ -47,6 +47,9 @@ class MetaCurvature(GradientMetaLearner):
             mats = nn.ParameterList(nn.Parameter(torch.eye(n)) for n in _modes(p.shape))
             self.curvature.append(mats)
 
+    def inner_inputs(self) -> list[torch.Tensor]:
+        return list(self.curvature.parameters())
+
     def grad_transform(self) -> GradTransform:
         def transform(grads: Sequence[torch.Tensor | None]) -> list[torch.Tensor | None]:
             return [

@@ -14,7 +14,8 @@ from typing import Any, NoReturn
 
 __all__ = [
     "Parser", "fail", "positive_int", "positive_float", "finite_float", "seed_int", "key_value", "csv_of", "print_json",
-    "elapsed", "check_tracking", "check_out_file", "model_path", "DEVICE_HELP", "ENGINE_HELP", "add_task_args",
+    "elapsed", "check_tracking", "check_out_file", "model_path", "DEVICE_HELP", "ENGINE_HELP", "CHECKPOINT_HELP",
+    "add_task_args",
     "add_model_args", "MAX_SEED",
 ]
 
@@ -23,6 +24,9 @@ MAX_SEED = 2**32 - 1  # NumPy's and Python's seeding accept any such integer; to
 ENGINE_HELP = ("inner-loop engine: auto (default: batched wherever the learner allows it), batched (torch.func, "
                "the tasks of a meta-batch at once under vmap) or higher (the reference, task by task). Equal "
                "gradients; not saved with the run, so a run resumes or evaluates on either")
+CHECKPOINT_HELP = ("recompute each second-order inner step in the backward pass instead of keeping its activations: "
+                   "memory for long inner loops (20+ steps) at the price of one more forward per step; tasks of a "
+                   "meta-batch then run one after another. Same gradients; a run resumes with it on or off")
 DEVICE_HELP = ("torch device: cpu (default), cuda, cuda:N, mps, or auto (a GPU if there is one). Not saved with the "
                "run: a run trained on a GPU resumes or evaluates on the CPU and the other way round")
 

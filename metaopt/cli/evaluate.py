@@ -22,6 +22,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", choices=["test", "val"], default="test", help="which class split (default test)")
     p.add_argument("--device", help=DEVICE_HELP)
     p.add_argument("--engine", choices=ENGINE_CHOICES, help=ENGINE_HELP)
+    p.add_argument("--inner-checkpoint", action="store_true",
+                   help="as in `metaopt train`; evaluation adapts without a meta-graph, so it changes nothing "
+                   "here, but it is accepted (and checked against the learner) so train's options work here too")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
     p.add_argument("--scores", metavar="FILE",
@@ -38,7 +41,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
         check_out_file(args.scores, "--scores")  # before the work, whose result would otherwise be lost
     run = load_run(args.checkpoint)
-    trainer = run.trainer(None, progress=not args.no_progress, device=args.device, engine=args.engine)
+    trainer = run.trainer(None, progress=not args.no_progress, device=args.device, engine=args.engine,
+                          inner_checkpoint=args.inner_checkpoint)
     if trainer.engine_note:
         print(f"note: {trainer.engine_note}", file=sys.stderr)
     result = trainer.evaluate(args.split, args.tasks, steps=args.steps)
@@ -57,6 +61,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             "algorithm": cfg.algorithm, "benchmark": cfg.benchmark, "ways": cfg.ways, "shots": cfg.shots,
             "metric": result.metric, "mean": result.mean, "ci95": result.ci95, "tasks": result.n_tasks,
             "steps": args.steps, "split": args.split, "diverged_tasks": result.diverged, "seconds": elapsed(start),
-            "engine": trainer.engine,
+            "engine": trainer.engine, "inner_checkpoint": trainer.inner_checkpoint,
         })
     return 0

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from metaopt.cli._args import DEVICE_HELP, ENGINE_HELP, check_tracking, positive_float, positive_int, seed_int
+from metaopt.cli._args import (
+    CHECKPOINT_HELP,
+    DEVICE_HELP,
+    ENGINE_HELP,
+    check_tracking,
+    positive_float,
+    positive_int,
+    seed_int,
+)
 from metaopt.typing import ENGINE_CHOICES
 
 __all__ = ["add_commands", "cmd_tune"]
@@ -88,6 +96,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--workers", type=positive_int, default=1, help="worker processes on the study (default 1)")
     g.add_argument("--device", help=DEVICE_HELP)
     g.add_argument("--engine", choices=ENGINE_CHOICES, default="auto", help=ENGINE_HELP)
+    g.add_argument("--inner-checkpoint", action="store_true",
+                   help=CHECKPOINT_HELP + "; applied to every trial whose learner can (second-order inner loops)")
     g.add_argument("--tracking-uri", help="MLflow tracking URI (default sqlite:///mlflow.db or $MLFLOW_TRACKING_URI)")
     g.add_argument("--no-progress", action="store_true", help="hide progress bars")
     g.add_argument("--json", action="store_true", help="print the summary as one JSON object on the last line")
@@ -122,7 +132,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
         sampler=args.sampler, pruner=args.pruner, storage=args.storage, study=args.study, workers=args.workers,
         objectives=args.objectives, seed=args.seed, tracking_uri=args.tracking_uri,
         heartbeat_interval=int(heartbeat), progress=not args.no_progress, device=args.device,
-        engine=args.engine,
+        engine=args.engine, inner_checkpoint=args.inner_checkpoint,
         val_every=args.val_every, val_tasks=args.val_tasks, test_tasks=args.test_tasks,
         reproducible=args.reproducible, batch_size=args.batch_size,
     )

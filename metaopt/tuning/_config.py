@@ -44,11 +44,17 @@ class TuneConfig:
     progress: bool = True
     device: str | None = None  # torch device of every trial (workers share it); None: the CPU
     engine: str = "auto"  # inner-loop engine of every trial: auto (batched where the learner allows), higher
+    inner_checkpoint: bool = False  # checkpointed inner steps in every trial whose learner can (memory)
     reproducible: bool = False  # synchronous seeded batches: the same trials with any number of workers
     batch_size: int = 4  # trials per batch with ``reproducible``
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def checkpoint_for(self, learner: Any) -> bool:
+        """Whether ``learner``'s trial checkpoints its inner loop: asked for, and the learner can."""
+        return (self.inner_checkpoint and getattr(learner, "inner_loop", None) is not None
+                and not getattr(learner, "checkpoint_reason", None))
 
     @property
     def eval_every(self) -> int:
@@ -79,6 +85,9 @@ class TuneConfig:
         from metaopt.engines import resolve_engine_name
 
         resolve_engine_name(self.engine)
+        if self.inner_checkpoint and self.engine == "higher":
+            raise ConfigError("--inner-checkpoint recomputes steps with the batched engine's functional optimisers; "
+                              "use --engine batched or auto, not higher")
         if self.val_every is not None and self.val_every < 1:
             raise ConfigError(f"val_every must be a positive integer, got {self.val_every}")
         if self.reproducible:

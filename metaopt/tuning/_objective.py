@@ -82,7 +82,7 @@ class Objective:
                 callbacks.append(TrialProgress(self.progress, trial=trial.number, iterations=self.cfg.iterations,
                                                metric=metric))
             trainer = run.trainer(run_dir, callbacks=callbacks, progress=False, device=self.cfg.device,
-                                  engine=self.cfg.engine)
+                                  engine=self.cfg.engine, inner_checkpoint=self.cfg.checkpoint_for(run.learner))
             try:
                 state = trainer.fit().state
                 if state.best is None or not math.isfinite(state.best):

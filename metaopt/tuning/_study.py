@@ -161,11 +161,14 @@ def _evaluate_best(cfg: TuneConfig, best: FrozenTrial) -> Any:
 
     run_dir = Path(best.user_attrs.get("run_dir", ""))
     if (run_dir / "checkpoint.pt").is_file():
-        trainer = load_run(run_dir).trainer(None, progress=cfg.progress, device=cfg.device, engine=cfg.engine)
+        run = load_run(run_dir)
+        trainer = run.trainer(None, progress=cfg.progress, device=cfg.device, engine=cfg.engine,
+                              inner_checkpoint=cfg.checkpoint_for(run.learner))
     else:  # tuned on another machine: retrain it here with the same config and seed
         run = build_run(RunConfig.from_dict(best.user_attrs["run_config"]))
         save_run_config(run_dir, run.config)  # the model registered next is loaded from this folder
-        trainer = run.trainer(run_dir, progress=cfg.progress, device=cfg.device, engine=cfg.engine)
+        trainer = run.trainer(run_dir, progress=cfg.progress, device=cfg.device, engine=cfg.engine,
+                              inner_checkpoint=cfg.checkpoint_for(run.learner))
         trainer.fit()
         trainer.use_best()
     return trainer.evaluate("test", cfg.test_tasks)
