@@ -6,7 +6,15 @@ import argparse
 import sys
 import time
 
-from metaopt.cli._args import DEVICE_HELP, ENGINE_HELP, elapsed, nonnegative_int, positive_int, print_json
+from metaopt.cli._args import (
+    DEVICE_HELP,
+    ENGINE_HELP,
+    check_out_file,
+    elapsed,
+    nonnegative_int,
+    positive_int,
+    print_json,
+)
 from metaopt.typing import ENGINE_CHOICES
 
 __all__ = ["add_commands", "cmd_evaluate"]
@@ -37,8 +45,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     if args.scores:
-        from metaopt.cli._args import check_out_file
-
         check_out_file(args.scores, "--scores")  # before the work, whose result would otherwise be lost
     run = load_run(args.checkpoint)
     trainer = run.trainer(None, progress=not args.no_progress, device=args.device, engine=args.engine,
@@ -48,19 +54,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     result = trainer.evaluate(args.split, args.tasks, steps=args.steps)
     cfg = run.config
     print(f"{cfg.algorithm} on {cfg.benchmark} ({args.split}): {result}")
+    common = {"algorithm": cfg.algorithm, "benchmark": cfg.benchmark, "ways": cfg.ways, "shots": cfg.shots,
+              "metric": result.metric, "mean": result.mean, "ci95": result.ci95, "steps": args.steps,
+              "split": args.split}
     if args.scores:
         import json
         from pathlib import Path
 
-        Path(args.scores).write_text(json.dumps({
-            "checkpoint": str(args.checkpoint), "algorithm": cfg.algorithm, "benchmark": cfg.benchmark,
-            "ways": cfg.ways, "shots": cfg.shots, "split": args.split, "steps": args.steps, "metric": result.metric,
-            "mean": result.mean, "ci95": result.ci95, "per_task": result.per_task}, indent=1) + "\n")
+        Path(args.scores).write_text(json.dumps({"checkpoint": str(args.checkpoint), **common,
+                                                 "per_task": result.per_task}, indent=1) + "\n")
     if args.json:
-        print_json({
-            "algorithm": cfg.algorithm, "benchmark": cfg.benchmark, "ways": cfg.ways, "shots": cfg.shots,
-            "metric": result.metric, "mean": result.mean, "ci95": result.ci95, "tasks": result.n_tasks,
-            "steps": args.steps, "split": args.split, "diverged_tasks": result.diverged, "seconds": elapsed(start),
-            "engine": trainer.engine, "inner_checkpoint": trainer.inner_checkpoint,
-        })
+        print_json({**common, "tasks": result.n_tasks, "diverged_tasks": result.diverged, "seconds": elapsed(start),
+                    "engine": trainer.engine, "inner_checkpoint": trainer.inner_checkpoint})
     return 0
