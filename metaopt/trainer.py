@@ -63,12 +63,9 @@ class TrainConfig:
             raise ConfigError(f"patience must be a positive integer, got {self.patience}")
         if not 0 <= self.seed < 2**32:
             raise ConfigError(f"seed must be an integer from 0 to 2**32 - 1, got {self.seed}")
-        from metaopt.engines import resolve_engine_name
+        from metaopt.engines import check_inner_checkpoint
 
-        resolve_engine_name(self.engine)
-        if self.inner_checkpoint and self.engine == "higher":
-            raise ConfigError("inner_checkpoint (--inner-checkpoint) recomputes steps with the batched engine's "
-                              "functional optimisers; use engine (--engine) batched or auto, not higher")
+        check_inner_checkpoint(self.inner_checkpoint, self.engine)  # also checks the engine's name
 
 
 def progress_postfix(metrics: dict[str, float], state: TrainState) -> dict[str, str]:

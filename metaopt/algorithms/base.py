@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from metaopt._fields import check_field_types
+from metaopt.engines import check_inner_checkpoint
 from metaopt.errors import ConfigError
 from metaopt.tasks.base import Task
 from metaopt.typing import TaskKind
@@ -136,9 +137,7 @@ class MetaLearner(nn.Module, ABC):
             raise ConfigError(f"{self.name} has no inner loop; --inner-checkpoint does not apply")
         if self.checkpoint_reason:
             raise ConfigError(f"{self.name} cannot checkpoint its inner loop: {self.checkpoint_reason}")
-        if loop.engine.name == "higher":
-            raise ConfigError("--inner-checkpoint recomputes steps with the batched engine's functional optimisers; "
-                              "use --engine batched or auto, not higher")
+        check_inner_checkpoint(True, loop.engine.name)
         loop.checkpoint = True
         if self.first_order_inner or getattr(self.config, "first_order", False):
             return f"{self.name} adapts first-order and keeps no second-order graph: --inner-checkpoint saves nothing"

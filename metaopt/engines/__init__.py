@@ -6,7 +6,8 @@ from metaopt.engines.base import AdaptResult, Engine
 from metaopt.errors import ConfigError
 from metaopt.typing import ENGINE_CHOICES
 
-__all__ = ["ENGINES", "ENGINE_CHOICES", "Engine", "AdaptResult", "get_engine", "resolve_engine_name"]
+__all__ = ["ENGINES", "ENGINE_CHOICES", "Engine", "AdaptResult", "get_engine", "resolve_engine_name",
+           "check_inner_checkpoint"]
 
 ENGINES: tuple[str, ...] = ENGINE_CHOICES[1:]
 
@@ -17,6 +18,13 @@ def resolve_engine_name(name: str) -> str:
     if name not in ENGINE_CHOICES:
         raise ConfigError(f"unknown engine {name!r}; choose from {', '.join(ENGINE_CHOICES)}")
     return "batched" if name == "auto" else name
+
+
+def check_inner_checkpoint(on: bool, engine: str) -> None:
+    """Inner checkpointing re-runs steps with the batched engine's functional optimisers: refuse it on ``higher``."""
+    if on and resolve_engine_name(engine) == "higher":
+        raise ConfigError("--inner-checkpoint recomputes steps with the batched engine's functional optimisers; "
+                          "use --engine batched or auto, not higher")
 
 
 def get_engine(name: str) -> Engine:

@@ -82,12 +82,9 @@ class TuneConfig:
             from metaopt.device import resolve_device
 
             resolve_device(self.device)
-        from metaopt.engines import resolve_engine_name
+        from metaopt.engines import check_inner_checkpoint
 
-        resolve_engine_name(self.engine)
-        if self.inner_checkpoint and self.engine == "higher":
-            raise ConfigError("--inner-checkpoint recomputes steps with the batched engine's functional optimisers; "
-                              "use --engine batched or auto, not higher")
+        check_inner_checkpoint(self.inner_checkpoint, self.engine)  # also checks the engine's name
         if self.val_every is not None and self.val_every < 1:
             raise ConfigError(f"val_every must be a positive integer, got {self.val_every}")
         if self.reproducible:
