@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-__all__ = ["t_quantile_975", "mean_ci95", "format_ci"]
+__all__ = ["t_quantile_975", "mean_ci95", "ci_or_none", "format_ci"]
 
 # t(0.975, df) for df = 1..30.
 _T975 = (12.706205, 4.302653, 3.182446, 2.776445, 2.570582, 2.446912, 2.364624, 2.306004, 2.262157, 2.228139,
@@ -43,6 +43,12 @@ def mean_ci95(values: Sequence[float]) -> tuple[float, float]:
         return mean, float("nan")
     var = sum((v - mean) ** 2 for v in values) / (n - 1)
     return mean, t_quantile_975(n - 1) * math.sqrt(var / n)
+
+
+def ci_or_none(ci95: float) -> float | None:
+    """The half-width, or None where there is none (one value): for JSON, study attributes and MLflow, where a
+    NaN would not survive or would read as a number."""
+    return None if math.isnan(ci95) else ci95
 
 
 def format_ci(mean: float, ci95: float | None, *, scale: float = 1.0, unit: str = "", digits: int = 2) -> str:

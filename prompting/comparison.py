@@ -93,13 +93,14 @@ class CompareResult:
 
 def _ci_rows(per_task: dict[str, list[float]]) -> list[dict[str, Any]]:
     """``ci95`` is the t-based half-width over tasks; ``None`` with one task (no interval there)."""
+    from metaopt.stats import ci_or_none
     from prompting.stats import mean_t95
 
     rows = []
     for key, scores in per_task.items():
         method, _, k = key.rpartition("@")
         mean, ci = mean_t95(scores)
-        rows.append({"method": method, "k": int(k), "mean": mean, "ci95": None if ci != ci else ci,
+        rows.append({"method": method, "k": int(k), "mean": mean, "ci95": ci_or_none(ci),
                      "n_tasks": len(scores)})
     return rows
 

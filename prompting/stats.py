@@ -9,21 +9,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+# The one t-interval helper (pure Python, within 1e-7 of scipy's quantile); the name stays for prompting's callers.
+from metaopt.stats import mean_ci95 as mean_t95
+
 __all__ = ["mean_t95", "paired_t95", "format_interval"]
-
-
-def mean_t95(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and the half-width ``t_{0.975, n-1} * s / sqrt(n)``; the half-width is ``nan`` when n < 2."""
-    from scipy.stats import t
-
-    n = len(values)
-    if n == 0:
-        return math.nan, math.nan
-    mean = sum(values) / n
-    if n < 2:
-        return mean, math.nan
-    var = sum((v - mean) ** 2 for v in values) / (n - 1)
-    return mean, float(t.ppf(0.975, n - 1)) * math.sqrt(var / n)
 
 
 def paired_t95(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:

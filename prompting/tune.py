@@ -155,7 +155,7 @@ class _Objective:
         import mlflow
         import optuna
 
-        from metaopt.evaluation import mean_ci95
+        from metaopt.stats import ci_or_none, mean_ci95
         from metaopt.tracking import mlflow_run
         from metaopt.tuning._storage import worker_identity
         from prompting.comparison import selector_scores
@@ -200,7 +200,7 @@ class _Objective:
                 raise
             else:
                 mean, ci = mean_ci95(scores)
-                ci = None if ci != ci else ci  # one validation task: no interval
+                ci = ci_or_none(ci)  # one validation task: no interval
                 for key, value in (("val_mean", mean), ("val_ci95", ci), ("val_scores", scores),
                                    ("train_seconds", round(time.perf_counter() - started, 2))):
                     trial.set_user_attr(key, value)
@@ -216,7 +216,7 @@ def _evaluate(cfg: PromptTuneConfig, study: Any, best: Any, **parts: Any) -> Non
     in the study's user attrs (so the gain over the defaults is paired by task) and log them to the parent."""
     import mlflow
 
-    from metaopt.evaluation import mean_ci95
+    from metaopt.stats import ci_or_none, mean_ci95
     from prompting.comparison import selector_scores
 
     def score(params: dict[str, Any], prefix: str) -> dict[str, Any]:
@@ -224,7 +224,7 @@ def _evaluate(cfg: PromptTuneConfig, study: Any, best: Any, **parts: Any) -> Non
                                  seeds=cfg.seeds, **parts, **cfg.sizes())
         mean, ci = mean_ci95(scores)
         # one test task has no interval: None (printed as such), never a misleading 0.0
-        return {f"{prefix}_mean": mean, f"{prefix}_ci95": None if ci != ci else ci, f"{prefix}_scores": scores}
+        return {f"{prefix}_mean": mean, f"{prefix}_ci95": ci_or_none(ci), f"{prefix}_scores": scores}
 
     attrs = {**score(best.user_attrs["selector_params"], "best_test"), "best_trial": best.number}
     if cfg.baseline and "default_test_mean" not in study.user_attrs:
@@ -239,7 +239,7 @@ def _evaluate(cfg: PromptTuneConfig, study: Any, best: Any, **parts: Any) -> Non
 
 def _results(study: Any, best: Any) -> dict[str, Any]:
     """The summary's result keys; ``gain_*``: best minus defaults, mean ± 95% CI over the paired test tasks."""
-    from metaopt.evaluation import mean_ci95
+    from metaopt.stats import ci_or_none, mean_ci95
 
     attrs = study.user_attrs
     out = {"best_trial": best.number, "params": best.user_attrs["selector_params"], "best_val": best.value,
@@ -248,7 +248,7 @@ def _results(study: Any, best: Any) -> dict[str, Any]:
     if "default_test_mean" in attrs:
         gain, ci = mean_ci95([b - d for b, d in zip(attrs["best_test_scores"], attrs["default_test_scores"])])
         out.update(default_params=attrs["default_params"], default_test_mean=attrs["default_test_mean"],
-                   default_test_ci95=attrs["default_test_ci95"], gain_mean=gain, gain_ci95=None if ci != ci else ci)
+                   default_test_ci95=attrs["default_test_ci95"], gain_mean=gain, gain_ci95=ci_or_none(ci))
     return out
 
 
