@@ -21,8 +21,9 @@ def resolve_engine_name(name: str) -> str:
 
 
 def check_inner_checkpoint(on: bool, engine: str) -> None:
-    """Inner checkpointing re-runs steps with the batched engine's functional optimisers: refuse it on ``higher``."""
-    if on and resolve_engine_name(engine) == "higher":
+    """Check ``engine``'s name, and refuse inner checkpointing on ``higher`` (it re-runs steps with the batched
+    engine's functional optimisers)."""
+    if resolve_engine_name(engine) == "higher" and on:
         raise ConfigError("--inner-checkpoint recomputes steps with the batched engine's functional optimisers; "
                           "use --engine batched or auto, not higher")
 
