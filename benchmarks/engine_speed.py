@@ -8,7 +8,9 @@ Adam step) is timed on four sides, interleaved in one process so load hits them 
 - ``plain``: a reference written here with ``higher.innerloop_ctx`` and no metaopt code, task by task,
   as a ``higher`` user writes MAML (the peer's speed);
 - ``null``: a second, identical batched learner, so ``batched / null`` shows how far this machine's
-  noise moves a ratio that should be 1.
+  noise moves a ratio that should be 1;
+- ``compiled`` (``--compile``): the batched learner with ``torch.compile`` on its vmapped meta-batch; its
+  compile time (the first iterations, which recompile once for the iteration number) is printed apart.
 
 Before timing, the meta-gradients of ``batched`` and ``plain`` from the same weights are compared.
 Printed per workload: median ms per meta-iteration, the speed-ups ``higher / batched`` and
@@ -159,9 +161,25 @@ def gemm_peak(device: torch.device, n: int = 2048) -> float:
     return 2 * n**3 / best
 
 
-def time_sides(w: Workload, device: torch.device, reps: int, warmup: int) -> dict[str, float]:
+def compiled_learner(w: Workload, device: torch.device, tasks: list[Task]) -> tuple[object, object, float, bool]:
+    """The batched learner with ``--compile``, the seconds its first two meta-iterations took (compiling) and
+    whether anything was compiled (image tasks on a CPU run one by one, uncompiled)."""
+    learner, opt = learner_for(w, "batched", device)
+    learner.use_compile(True)
+    start = time.perf_counter()
+    for it in range(2):  # the second recompiles once with the iteration number as a dynamic int
+        learner.meta_step(tasks, opt, it)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return learner, opt, time.perf_counter() - start, learner._batch(tasks)
+
+
+def time_sides(w: Workload, device: torch.device, reps: int, warmup: int,
+               compiled: tuple[object, object] | None = None) -> dict[str, float]:
     sides = {"batched": learner_for(w, "batched", device), "higher": learner_for(w, "higher", device),
              "plain": (PlainHigher(w, device), None), "null": learner_for(w, "batched", device)}
+    if compiled is not None:
+        sides["compiled"] = compiled
     tasks = tasks_for(w, device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     times: dict[str, list[float]] = {k: [] for k in sides}
@@ -215,6 +233,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--memory", action="store_true", help="also measure peak memory per side (subprocesses)")
     parser.add_argument("--json", action="store_true", help="print one JSON line per workload")
+    parser.add_argument("--compile", action="store_true", help="also time the batched learner under --compile")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -225,7 +244,8 @@ def main() -> None:
           f"meta-iterations per side after {args.warmup} warm-up, interleaved")
     for w in chosen:
         diff = check_same_gradients(w, device)
-        t = time_sides(w, device, args.reps, args.warmup)
+        compiled = compiled_learner(w, device, tasks_for(w, device)) if args.compile else None
+        t = time_sides(w, device, args.reps, args.warmup, compiled[:2] if compiled else None)
         flops = useful_flops(w, device)
         row = {"workload": w.name, "ms": {k: round(v * 1e3, 2) for k, v in t.items()},
                "speedup_vs_higher_engine": t["higher"] / t["batched"],
@@ -233,6 +253,9 @@ def main() -> None:
                "null_ratio": t["null"] / t["batched"], "max_rel_grad_diff_vs_plain": diff,
                "gflop_per_iteration": flops / 1e9, "batched_gflops": flops / t["batched"] / 1e9,
                "batched_share_of_peak": flops / t["batched"] / peak, "plain_share_of_peak": flops / t["plain"] / peak}
+        if compiled:
+            row["compile_seconds"], row["compiled"] = round(compiled[2], 1), compiled[3]
+            row["speedup_compiled_vs_batched"] = t["batched"] / t["compiled"]
         if args.memory:
             row["peak_mb"] = {side: round(peak_memory(w, side, args.device, args.threads), 1)
                               for side in ("batched", "higher", "plain")}
@@ -243,6 +266,10 @@ def main() -> None:
               f"{row['gflop_per_iteration']:.2f} GFLOP/it, batched {row['batched_gflops']:.1f} GFLOP/s = "
               f"{100 * row['batched_share_of_peak']:.0f}% of peak (plain {100 * row['plain_share_of_peak']:.0f}%) | "
               f"grad diff {diff:.1e}" + (f" | peak MB {row['peak_mb']}" if args.memory else ""))
+        if compiled:
+            print(f"{'':<24} compiled {ms['compiled']:>8.1f} ms ({row['speedup_compiled_vs_batched']:.2f}x the "
+                  f"batched side; {row['compile_seconds']} s to compile"
+                  + ("" if compiled[3] else "; nothing compiled: these tasks run one by one") + ")")
         if args.json:
             print(json.dumps(row))
 

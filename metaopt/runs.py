@@ -133,9 +133,10 @@ def normalized(config: RunConfig) -> dict[str, Any]:
     except (ConfigError, TypeError):
         pass  # an invalid saved config simply compares unequal
     if isinstance(data.get("train"), dict):
-        # How the run is computed, not what: either engine resumes it, with or without inner checkpointing.
-        data["train"].pop("engine", None)
-        data["train"].pop("inner_checkpoint", None)
+        # How the run is computed, not what: either engine resumes it, with or without inner checkpointing
+        # or compilation.
+        for key in ("engine", "inner_checkpoint", "compile"):
+            data["train"].pop(key, None)
     return data
 
 

@@ -50,6 +50,9 @@ class TrainConfig:
     # Recompute each second-order inner step in the backward pass instead of keeping its activations
     # (memory for long inner loops). Also how, not what: a run resumes with it on or off.
     inner_checkpoint: bool = False
+    # torch.compile the vmapped meta-batch (how, not what: a run resumes with it on or off). Pays on small
+    # models after its compile time (docs/results.md); off by default.
+    compile: bool = False
 
     def validate(self) -> None:
         for name in ("iterations", "meta_batch", "val_every", "val_tasks"):
@@ -66,6 +69,9 @@ class TrainConfig:
         from metaopt.engines import check_inner_checkpoint
 
         check_inner_checkpoint(self.inner_checkpoint, self.engine)  # also checks the engine's name
+        if self.compile and self.engine == "higher":
+            raise ConfigError("--compile compiles the batched engine's vmapped meta-batch; use --engine batched "
+                              "or auto, not higher")
 
 
 def progress_postfix(metrics: dict[str, float], state: TrainState) -> dict[str, str]:
@@ -100,6 +106,7 @@ class MetaTrainer:
         device: str | torch.device | None = None,
         engine: str | None = None,
         inner_checkpoint: bool | None = None,
+        compile: bool | None = None,
     ) -> None:
         """``optimizer_factory(params, lr)`` replaces the learner's outer optimiser (for example
         hypergradient descent, ``metaopt.hyper.hd_optimizer``); it must honour ``group["lr"]``,
@@ -107,7 +114,8 @@ class MetaTrainer:
         ``auto``, ...) moves the learner there and every task to it; None keeps the learner where it is.
         ``engine`` overrides ``config.engine``; ``self.engine`` is the engine that runs (``none`` for a
         learner without an inner loop) and ``self.engine_note`` one line on any fallback, or None.
-        ``inner_checkpoint`` overrides ``config.inner_checkpoint`` (ConfigError where the learner cannot)."""
+        ``inner_checkpoint`` overrides ``config.inner_checkpoint`` (ConfigError where the learner cannot), and
+        ``compile`` ``config.compile``."""
         config.validate()
         use_engine = getattr(learner, "use_engine", None)  # duck-typed learners have no inner-loop door
         self.engine, self.engine_note = use_engine(engine or config.engine) if use_engine else ("none", None)
@@ -119,6 +127,14 @@ class MetaTrainer:
         elif self.inner_checkpoint:
             name = getattr(learner, "name", type(learner).__name__)
             raise ConfigError(f"{name} has no inner loop; --inner-checkpoint does not apply")
+        self.compile = config.compile if compile is None else compile
+        use_compile = getattr(learner, "use_compile", None)
+        if use_compile is not None:
+            note = use_compile(self.compile)
+            self.engine_note = "; ".join(n for n in (self.engine_note, note) if n) or None
+        elif self.compile:
+            name = getattr(learner, "name", type(learner).__name__)
+            raise ConfigError(f"{name} has no inner loop; --compile does not apply")
         if device is not None:
             target = resolve_device(device)
             if learner.kind == "rl" and target.type != "cpu":

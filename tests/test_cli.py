@@ -69,6 +69,10 @@ def test_list_json(capsys):
         (["evaluate", "--checkpoint", "/nonexistent/run"], ["/nonexistent/run"]),
         (["list", "things"], ["things"]),
         (["train", "--algorithm", "protonet", "--benchmark", "sinusoid"], ["protonet", "regression", "sinusoid"]),
+        (["train", "--engine", "higher", "--compile"], ["--compile", "higher"]),
+        (["train", "--inner-checkpoint", "--compile"], ["--compile", "--inner-checkpoint"]),
+        (["train", "--algorithm", "protonet", "--benchmark", "glyphs", "--ways", "5", "--compile"],
+         ["protonet", "--compile"]),
     ],
 )
 def test_bad_input_exits_2_with_one_line(args, needles, capsys):

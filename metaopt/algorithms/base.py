@@ -144,6 +144,30 @@ class MetaLearner(nn.Module, ABC):
         return (f"{self.name}: --inner-checkpoint recomputes each second-order inner step in the backward pass; "
                 "meta-batch tasks run one after another (no vmap)")
 
+    def use_compile(self, on: bool) -> str | None:
+        """Compile the vmapped meta-batch (every task's inner loop, the query losses and their mean) with
+        ``torch.compile``. Returns one line on what that means for this learner, or None; raises ConfigError
+        where it cannot apply (no inner loop, the ``higher`` engine, inner checkpointing)."""
+        self._compiled_meta_loss = None
+        if not on:
+            return None
+        loop = self.inner_loop
+        if loop is None:
+            raise ConfigError(f"{self.name} has no inner loop; --compile does not apply")
+        if loop.engine.name != "batched":
+            raise ConfigError("--compile compiles the batched engine's vmapped meta-batch; use --engine batched "
+                              "or auto, not higher")
+        if loop.checkpoint:
+            raise ConfigError("--compile and --inner-checkpoint do not combine: checkpointed steps run task by "
+                              "task, outside vmap")
+        why = self.unbatched_reason or (None if type(self).meta_step is MetaLearner.meta_step
+                                        else "its meta-step is its own, not the vmapped meta-batch")
+        if why:
+            return f"{self.name}: --compile compiles nothing here ({why})"
+        self._compiled_meta_loss = torch.compile(vmapped_meta_loss)
+        return (f"{self.name}: --compile compiles the vmapped meta-batch in the first iterations (tens of seconds); "
+                "image tasks on a CPU run one by one and stay uncompiled")
+
     def _batch(self, tasks: Sequence[Task], *, differentiable: bool = True) -> bool:
         """Whether these tasks run at once: the engine batches, the learner allows it, and they are
         episodes of one shape (an RL learner's environments or ragged episodes run one by one).
@@ -185,8 +209,8 @@ class MetaLearner(nn.Module, ABC):
         """
         optimizer.zero_grad(set_to_none=True)
         if self._batch(tasks):
-            batch = self.inner_loop.map_tasks(lambda task: self.meta_loss(task, iteration), tasks)
-            loss = batch.mean()
+            compiled = getattr(self, "_compiled_meta_loss", None)
+            loss = (compiled or vmapped_meta_loss)(self, tasks, iteration)
             loss.backward()
             optimizer.step()
             return {"meta_loss": float(loss.detach())}
@@ -216,6 +240,11 @@ class MetaLearner(nn.Module, ABC):
             return [self.score(task, steps) for task in tasks]
         predictions = self.inner_loop.map_tasks(lambda task: self.predict(task, steps), tasks, differentiable=False)
         return [task_metric(self.kind, p, task.query_y) for p, task in zip(predictions, tasks)]
+
+
+def vmapped_meta_loss(learner: MetaLearner, tasks: Sequence[Task], iteration: int) -> torch.Tensor:
+    """The mean meta-loss of a meta-batch whose tasks run at once (``vmap``): what ``--compile`` compiles."""
+    return learner.inner_loop.map_tasks(lambda task: learner.meta_loss(task, iteration), tasks).mean()
 
 
 _REGISTRY: dict[str, type[MetaLearner]] = {}

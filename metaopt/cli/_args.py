@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 __all__ = [
     "Parser", "fail", "positive_int", "positive_float", "finite_float", "seed_int", "key_value", "csv_of", "print_json",
     "elapsed", "check_tracking", "check_out_file", "model_path", "DEVICE_HELP", "ENGINE_HELP", "CHECKPOINT_HELP",
-    "add_task_args",
+    "COMPILE_HELP", "add_task_args",
     "add_model_args", "MAX_SEED",
 ]
 
@@ -27,6 +27,10 @@ ENGINE_HELP = ("inner-loop engine: auto (default: batched wherever the learner a
 CHECKPOINT_HELP = ("recompute each second-order inner step in the backward pass instead of keeping its activations: "
                    "memory for long inner loops (20+ steps) at the price of one more forward per step; tasks of a "
                    "meta-batch then run one after another. Same gradients; a run resumes with it on or off")
+COMPILE_HELP = ("torch.compile the meta-batch that the batched engine runs at once under vmap (small models, and "
+                "any model on a GPU; image tasks on a CPU run one by one and stay uncompiled). Costs tens of seconds "
+                "to minutes in the first iterations; pays on long runs of small models (docs/results.md). Same "
+                "gradients; a run resumes with it on or off")
 DEVICE_HELP = ("torch device: cpu (default), cuda, cuda:N, mps, or auto (a GPU if there is one). Not saved with the "
                "run: a run trained on a GPU resumes or evaluates on the CPU and the other way round")
 

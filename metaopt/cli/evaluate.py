@@ -48,7 +48,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         check_out_file(args.scores, "--scores")  # before the work, whose result would otherwise be lost
     run = load_run(args.checkpoint)
     trainer = run.trainer(None, progress=not args.no_progress, device=args.device, engine=args.engine,
-                          inner_checkpoint=args.inner_checkpoint)
+                          inner_checkpoint=args.inner_checkpoint, compile=False)  # nothing to compile here
     if trainer.engine_note:
         print(f"note: {trainer.engine_note}", file=sys.stderr)
     result = trainer.evaluate(args.split, args.tasks, steps=args.steps)

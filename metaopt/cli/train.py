@@ -11,6 +11,7 @@ from pathlib import Path
 
 from metaopt.cli._args import (
     CHECKPOINT_HELP,
+    COMPILE_HELP,
     DEVICE_HELP,
     ENGINE_HELP,
     check_tracking,
@@ -62,6 +63,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--device", help=DEVICE_HELP)
     g.add_argument("--engine", choices=ENGINE_CHOICES, help=ENGINE_HELP)
     g.add_argument("--inner-checkpoint", action="store_true", default=None, help=CHECKPOINT_HELP)
+    g.add_argument("--compile", action="store_true", default=None, help=COMPILE_HELP)
     g = p.add_argument_group("output")
     g.add_argument("--test-tasks", type=positive_int, default=600, help="fixed meta-test tasks (default 600)")
     g.add_argument("--out", help="run directory (default runs/ALGO-BENCH-NwKs-seedS); re-running resumes")
@@ -90,7 +92,7 @@ def _run_config(args: argparse.Namespace):
             learner[key] = getattr(args, flag)
     train = {"seed": args.seed}
     for key in ("iterations", "meta_batch", "outer_lr", "grad_clip", "val_every", "val_tasks", "patience", "engine",
-                "inner_checkpoint"):
+                "inner_checkpoint", "compile"):
         if getattr(args, key) is not None:
             train[key] = getattr(args, key)
     return RunConfig(args.algorithm, args.benchmark, args.ways, args.shots, args.queries, learner, train,
@@ -147,7 +149,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             "iterations": state.iteration, "best_iteration": state.best_iteration,
             "best_val": state.best, "stopped_early": state.stopped_early, "resumed": resumed,
             "train_seconds": round(state.train_seconds, 2), "seconds": elapsed(start), "out": str(out),
-            "engine": trainer.engine, "inner_checkpoint": trainer.inner_checkpoint,
+            "engine": trainer.engine, "inner_checkpoint": trainer.inner_checkpoint, "compile": trainer.compile,
         }
         tracking.finish(result, summary, out)
     write_json(out / "results.json", summary)

@@ -120,5 +120,7 @@ class BatchedEngine(Engine):
         stacked = [torch.stack([getattr(t, f) for t in tasks]) for f in _TASK_TENSORS]
         # randomness="error": a learner that samples inside a task would get other draws than one
         # after the other, so such learners are not batched (they say so) rather than silently differ.
+        if torch.compiler.is_compiling():  # compiled BatchNorm takes the explicit ops anyway (no context to trace)
+            return vmap(one, randomness="error")(*stacked)
         with batch_norm_from_ops():
             return vmap(one, randomness="error")(*stacked)

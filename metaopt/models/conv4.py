@@ -56,7 +56,9 @@ class StepBatchNorm2d(nn.Module):
         else:
             step = min(step, self.weight.shape[0] - 1)
             weight, bias = self.weight[step], self.bias[step]
-        if _FROM_OPS.get():
+        # Compiled code (``--compile``) always takes the explicit ops: dynamo cannot trace the context
+        # variable, and the ops are right with and without vmap.
+        if torch.compiler.is_compiling() or _FROM_OPS.get():
             mean = x.mean((0, 2, 3), keepdim=True)
             var = (x - mean).square().mean((0, 2, 3), keepdim=True)
             return (x - mean) * torch.rsqrt(var + self.eps) * weight[:, None, None] + bias[:, None, None]

@@ -50,6 +50,7 @@ class MLflowCallback(Callback):
         # A tag, not a param: a resumed run may continue on the other engine.
         self._client.set_tag(self.run_id, "metaopt.engine", getattr(trainer, "engine", "none"))
         self._client.set_tag(self.run_id, "metaopt.inner_checkpoint", str(getattr(trainer, "inner_checkpoint", False)))
+        self._client.set_tag(self.run_id, "metaopt.compile", str(getattr(trainer, "compile", False)))
 
     def on_iteration_end(self, trainer: MetaTrainer, iteration: int, metrics: dict[str, float]) -> None:
         for key, value in metrics.items():
