@@ -38,7 +38,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     g = p.add_argument_group("what to train")
     g.add_argument("--algorithm", default="maml", help="registered algorithm (see `metaopt list algorithms`)")
     g.add_argument("--benchmark", default="sinusoid", help="benchmark name (see `metaopt list benchmarks`)")
-    g.add_argument("--data-root", help="data folder (Omniglot layout, or where generated data is cached)")
+    g.add_argument("--data-root", help="data folder (Omniglot layout, or where generated data is cached); for "
+                   "glyphs also a built glyphs-v1-*.npz copied from another machine's cache (no fonts needed)")
     g.add_argument("--ways", type=positive_int, help="N: classes per episode (classification); arms or grid side (RL)")
     g.add_argument("--shots", type=positive_int,
                    help="K: support examples per class (or points, regression; trial steps, RL)")

@@ -87,9 +87,11 @@ def _gym(spec: str) -> Benchmark:
 
 def _glyphs(data_root: str | None) -> Benchmark:
     def load() -> tuple[ClassDataset, ClassSplits]:
-        from metaopt.tasks.glyphs import glyph_splits, load_glyphs
+        from metaopt.tasks.glyphs import glyph_splits, load_glyph_file, load_glyphs
 
-        ds = load_glyphs(cache_dir=data_root)
+        # A built set copied from a machine with the fonts (an .npz from its cache) needs no fonts here.
+        from_file = data_root is not None and data_root.endswith(".npz")
+        ds = load_glyph_file(data_root) if from_file else load_glyphs(cache_dir=data_root)
         return ds, glyph_splits(ds)
 
     return Benchmark(

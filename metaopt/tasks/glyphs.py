@@ -37,7 +37,7 @@ from metaopt.tasks._glyph_fonts import discover_alphabets, noto_files
 from metaopt.tasks.base import ClassDataset, ClassSplits
 from metaopt.tasks.episodes import split_by_group
 
-__all__ = ["load_glyphs", "glyph_splits", "default_cache_dir", "MAX_LETTERS"]
+__all__ = ["load_glyphs", "load_glyph_file", "glyph_splits", "default_cache_dir", "MAX_LETTERS"]
 
 CACHE_VERSION = 1  # bump whenever rendering changes, so stale caches are not reused
 MAX_LETTERS = 100
@@ -121,6 +121,19 @@ def glyph_splits(ds: ClassDataset) -> ClassSplits:
     evaluation, background = order[:n_eval], order[n_eval:]
     n_val = min(len(background) - 1, max(1, round(VAL_FRACTION * len(background))))
     return split_by_group(ds, background, evaluation, background[:n_val])
+
+
+def load_glyph_file(path: str) -> ClassDataset:
+    """A glyph set built elsewhere (``glyphs-v*.npz`` from another machine's cache), loaded as it is: no fonts
+    needed, so a machine without Debian's Noto fonts (a GPU node) trains on exactly the same letters."""
+    name = os.path.basename(path)
+    if not name.startswith(f"glyphs-v{CACHE_VERSION}-"):
+        raise ConfigError(f"{path} is not a glyph set of this version (expected glyphs-v{CACHE_VERSION}-*.npz "
+                          "from a glyph cache folder)")
+    dataset = _read_cache(path)
+    if dataset is None:
+        raise ConfigError(f"{path} is not a readable glyph set")
+    return dataset
 
 
 def _read_cache(path: str) -> ClassDataset | None:

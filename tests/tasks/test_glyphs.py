@@ -215,3 +215,22 @@ def test_progress_bars_on_every_step(font_dir: str, tmp_path: Path, capsys) -> N
     for step in ("reading Noto fonts", "rendering glyph alphabets", "dropping duplicate letters",
                  "writing glyph cache"):
         assert step in err
+
+
+def test_a_built_set_copied_elsewhere_loads_without_fonts(small: ClassDataset, cache_dir: Path, tmp_path: Path,
+                                                         monkeypatch) -> None:
+    from metaopt.tasks import get_benchmark
+
+    (built,) = cache_dir.glob("glyphs-v*.npz")
+    copied = tmp_path / built.name
+    copied.write_bytes(built.read_bytes())
+    monkeypatch.setattr(glyphs, "noto_files", lambda *_: pytest.fail("looked for fonts"))
+    loaded = get_benchmark("glyphs", data_root=str(copied)).data()[0]
+    np.testing.assert_array_equal(loaded.images, small.images)
+    assert loaded.class_names == small.class_names
+    other = tmp_path / "glyphs-v1-0000.npz"
+    other.write_bytes(b"not a zip file")
+    with pytest.raises(ConfigError, match="not a readable glyph set"):
+        glyphs.load_glyph_file(str(other))
+    with pytest.raises(ConfigError, match="not a glyph set of this version"):
+        glyphs.load_glyph_file(str(tmp_path / "mnist.npz"))
