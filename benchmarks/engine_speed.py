@@ -56,6 +56,7 @@ WORKLOADS = [
     Workload("conv5-mb4", 5, 4, 5),
     Workload("conv5-mb16", 5, 16, 5),
     Workload("conv5-mb16-first-order", 5, 16, 5, first_order=True),
+    Workload("conv5-mb32", 5, 32, 5),  # the GPU target (launch-bound there)
     Workload("conv20-mb4", 20, 4, 5),
     Workload("conv20-mb16", 20, 16, 5),
     Workload("conv5-mb4-20-steps", 5, 4, 20),
