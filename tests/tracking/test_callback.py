@@ -43,6 +43,10 @@ def test_callback_logs_to_the_active_run(tracking_uri, experiment, tmp_path):
     assert metrics["iterations_run"] == 7 and metrics["best_val_mse"] == pytest.approx(trainer.state.best)
     assert "learning_curve.png" in [a.path for a in client.list_artifacts(rid)]
     assert client.get_run(rid).info.status == "FINISHED"
+    # How the run was computed is a tag (a resumed run may change it), not a param.
+    tags = client.get_run(rid).data.tags
+    assert (tags["metaopt.engine"], tags["metaopt.inner_checkpoint"], tags["metaopt.compile"]) == \
+        ("batched", "False", "False")
 
 
 def test_callback_without_active_run_fails_before_training(tracking_uri, tmp_path):
