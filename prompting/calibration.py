@@ -18,16 +18,23 @@ from prompting.lm import LabelScorer
 from prompting.prompt import build_prompt, continuations
 from prompting.tasks.base import Example
 
-__all__ = ["CONTENT_FREE", "content_free_prior", "calibrate"]
+__all__ = ["CONTENT_FREE", "content_free_prompts", "content_free_prior", "calibrate"]
 
 CONTENT_FREE = ("N/A", "[MASK]", "")
+
+
+def content_free_prompts(labels: Mapping[str, str], demo_lists: Sequence[Sequence[Example]]) -> list[str]:
+    """The content-free prompts of each distinct demonstration list, as ``content_free_prior`` scores them
+    (a caller may score them in the same LM call as the real prompts, which share their demonstrations)."""
+    keys = dict.fromkeys(tuple(d) for d in demo_lists)
+    return [build_prompt(labels, list(demos), cf) for demos in keys for cf in CONTENT_FREE]
 
 
 def content_free_prior(lm: LabelScorer, labels: Mapping[str, str],
                        demo_lists: Sequence[Sequence[Example]]) -> torch.Tensor:
     """``[len(demo_lists), n_labels]``: the mean label distribution over the content-free inputs, per list."""
     keys = list(dict.fromkeys(tuple(d) for d in demo_lists))
-    prompts = [build_prompt(labels, list(demos), cf) for demos in keys for cf in CONTENT_FREE]
+    prompts = content_free_prompts(labels, demo_lists)
     probs = torch.softmax(lm.label_logprobs(prompts, continuations(labels)).float(), dim=-1)
     prior = probs.view(len(keys), len(CONTENT_FREE), -1).mean(1)
     row = {key: i for i, key in enumerate(keys)}

@@ -11,7 +11,7 @@ import torch
 from tqdm.auto import tqdm
 
 from metaopt.errors import ConfigError
-from prompting.calibration import calibrate, content_free_prior
+from prompting.calibration import calibrate, content_free_prior, content_free_prompts
 from prompting.encoder import TextEncoder
 from prompting.lm import LabelScorer
 from prompting.prompt import build_prompt, continuations
@@ -146,7 +146,11 @@ def score_task(cfg: CompareConfig, task: TextTask, fit_seed: int, *, selectors: 
         selection[name] = selection.get(name, 0) + counted.prompts
         prompts = [build_prompt(labels, d, q.text) for d, q in zip(demos, task.queries * len(ks))]
         n_prompts += len(prompts)
-        scores = lm.label_logprobs(prompts, conts)
+        # With calibration, its content-free prompts go in the same call: they share each prompt's
+        # demonstrations, which the LM then runs once (FrozenLM.share_prefixes), and the prior reads the memo.
+        calibrating = cfg.calibration in ("on", "both")
+        extra = content_free_prompts(labels, demos) if calibrating else []
+        scores = lm.label_logprobs(prompts + extra, conts)[: len(prompts)]
         variants = []
         if cfg.calibration in ("off", "both"):
             variants.append((name, scores))

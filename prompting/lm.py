@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import inspect
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,6 +13,7 @@ import torch
 
 from metaopt._imports import require
 from metaopt.errors import ConfigError
+from prompting._prefix import prefix_groups
 from prompting._sources import cache_root, gemma3_gguf, smollm2_gguf
 
 __all__ = ["LabelScorer", "FrozenLM", "DEFAULT_MODEL", "NAMED_MODELS", "check_device"]
@@ -41,11 +44,13 @@ class FrozenLM:
     single-token labels, the label's positions otherwise); ``only_used_logits=False`` computes the full
     vocabulary at every position (the reference, and the "before" of ``benchmarks/lm_scoring_speed.py``).
     Results are memoised by (prompt, labels), so a prompt is scored once across selectors, k values and
-    calibration's content-free prompts.
+    calibration's content-free prompts. Prompts of one call that start with the same tokens (a demonstration
+    set before many queries, or before calibration's content-free inputs) run those tokens once and only their
+    endings on top of the cached keys and values (``share_prefixes``; single-token labels).
     """
 
     def __init__(self, model: Any, tokenizer: Any, *, batch_size: int = 8, name: str = "model",
-                 only_used_logits: bool = True) -> None:
+                 only_used_logits: bool = True, share_prefixes: bool = True) -> None:
         if batch_size < 1:
             raise ConfigError(f"batch_size must be positive, got {batch_size}")
         self.model = model.eval()
@@ -58,6 +63,10 @@ class FrozenLM:
         self.pad_id = int(pad or 0)
         self.calls = 0  # forward passes run, for budgeting and tests
         self.only_used_logits = only_used_logits
+        self.share_prefixes = share_prefixes
+        # transformers 5.2x names the key/value cache ``cache``; earlier versions ``past_key_values``
+        params = inspect.signature(model.forward).parameters
+        self._cache_arg = "cache" if "cache" in params else "past_key_values"
         self.device = next(iter(model.parameters())).device
         self._memo: dict[tuple[str, tuple[str, ...]], torch.Tensor] = {}
 
@@ -134,18 +143,49 @@ class FrozenLM:
                 out[i] = logp[row, : len(positions[i])]
         return out
 
-    def _logits(self, ids: torch.Tensor, mask: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+    def _after_prefix(self, seqs: list[list[int]], length: int, members: list[int]) -> list[torch.Tensor]:
+        """Log-softmax at the last token of each of ``members`` (``[1, V]`` each, in their order), their
+        shared first ``length`` tokens run once and kept as a key/value cache under each batch of endings."""
+        prefix = torch.tensor([seqs[members[0]][:length]], device=self.device)
+        first = self.model(input_ids=prefix, use_cache=True, logits_to_keep=1)
+        cache = first.cache if "cache" in first else first.past_key_values
+        self.calls += 1
+        out: dict[int, torch.Tensor] = {}
+        order = sorted(members, key=lambda i: len(seqs[i]))
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start : start + self.batch_size]
+            tails = [seqs[i][length:] for i in batch]
+            width = max(len(t) for t in tails)
+            ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
+            mask = torch.zeros((len(batch), length + width), dtype=torch.long)
+            mask[:, :length] = 1
+            for row, tail in enumerate(tails):  # right padding: real tokens sit right after the prefix
+                ids[row, : len(tail)] = torch.tensor(tail)
+                mask[row, length : length + len(tail)] = 1
+            pos = torch.tensor([[len(t) - 1] for t in tails])
+            past = copy.deepcopy(cache)
+            past.batch_repeat_interleave(len(batch))
+            logits = self._logits(ids.to(self.device), mask.to(self.device), pos.to(self.device), past)
+            self.calls += 1
+            logp = torch.log_softmax(logits.float(), dim=-1).cpu()
+            for row, i in enumerate(batch):
+                out[i] = logp[row, :1]
+        return [out[i] for i in members]
+
+    def _logits(self, ids: torch.Tensor, mask: torch.Tensor, pos: torch.Tensor, past: Any = None) -> torch.Tensor:
         """Logits ``[B, P, V]`` at positions ``pos [B, P]``: only those are projected onto the vocabulary when
-        the model takes a per-row ``logits_to_keep`` (transformers >= 5); otherwise all, then gathered."""
+        the model takes a per-row ``logits_to_keep`` (transformers >= 5); otherwise all, then gathered.
+        ``past``: a key/value cache of tokens before ``ids`` (whose positions ``pos`` do not count)."""
+        extra = {} if past is None else {self._cache_arg: past, "use_cache": True}
         if self.only_used_logits:
             try:
-                logits = self.model(input_ids=ids, attention_mask=mask, logits_to_keep=pos).logits
+                logits = self.model(input_ids=ids, attention_mask=mask, logits_to_keep=pos, **extra).logits
                 if logits.dim() == 3 and logits.shape[:2] == pos.shape:
                     return logits
             except TypeError:  # a model without logits_to_keep
                 pass
             self.only_used_logits = False  # older models slice differently: do not ask again
-        logits = self.model(input_ids=ids, attention_mask=mask).logits
+        logits = self.model(input_ids=ids, attention_mask=mask, **extra).logits
         return torch.take_along_dim(logits, pos[..., None], dim=1)
 
     def _clip(self, ids: list[int], room: int) -> list[int]:
@@ -155,7 +195,16 @@ class FrozenLM:
 
     def _single_token(self, prompt_ids: list[list[int]], label_tokens: list[int]) -> list[torch.Tensor]:
         seqs = [self._clip(ids, 0) for ids in prompt_ids]
-        rows = self._forward(seqs, [[len(ids) - 1] for ids in seqs])
+        rows: list[torch.Tensor] = [torch.empty(0)] * len(seqs)
+        whole: list[int] = []
+        for length, members in prefix_groups(seqs) if self.share_prefixes else [(0, list(range(len(seqs))))]:
+            if length == 0:
+                whole += members
+                continue
+            for i, row in zip(members, self._after_prefix(seqs, length, members)):
+                rows[i] = row
+        for i, row in zip(whole, self._forward([seqs[i] for i in whole], [[len(seqs[i]) - 1] for i in whole])):
+            rows[i] = row
         index = torch.tensor(label_tokens)
         return [logp[0, index] for logp in rows]
 

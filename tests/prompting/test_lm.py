@@ -50,10 +50,9 @@ def test_multi_token_labels_match_token_by_token_reference(tiny_lm):
 def test_single_token_fast_path_is_one_pass_and_agrees(tiny_lm):
     labels = [" animal", " plant"]
     assert all(len(tiny_lm._ids(lab, False)) == 1 for lab in labels)
-    tiny_lm._memo.clear()
-    before = tiny_lm.calls
-    fast = tiny_lm.label_logprobs(PROMPTS, labels)
-    assert tiny_lm.calls - before == 2  # 3 prompts in batches of 2: one pass per batch, not per label
+    lm = FrozenLM(tiny_lm.model, tiny_lm.tokenizer, batch_size=2, share_prefixes=False)
+    fast = lm.label_logprobs(PROMPTS, labels)
+    assert lm.calls == 2  # 3 prompts in batches of 2: one pass per batch, not per label
     slow = torch.stack(tiny_lm._multi_token([tiny_lm._ids(p, True) for p in PROMPTS],
                                             [tiny_lm._ids(lab, False) for lab in labels]))
     assert torch.allclose(fast, slow, atol=1e-4)
@@ -130,7 +129,7 @@ def test_only_used_logits_agree_with_the_full_vocabulary_pass(tiny_lm):
 
 
 def test_memo_scores_a_prompt_once_across_calls(tiny_lm):
-    lm = FrozenLM(tiny_lm.model, tiny_lm.tokenizer, batch_size=8)
+    lm = FrozenLM(tiny_lm.model, tiny_lm.tokenizer, batch_size=8, share_prefixes=False)
     labels = [" animal", " plant"]
     lm.label_logprobs(PROMPTS[:2], labels)
     assert lm.calls == 1
@@ -149,3 +148,28 @@ def test_bad_device_is_one_line_error():
         with pytest.raises(ConfigError, match="CUDA is not available"):
             check_device("cuda")
     assert check_device("cpu").type == "cpu"
+
+
+DEMOS = ("Classify each text as one of: animal, plant.\n\nText: oak: a tree bearing acorns\nLabel: plant\n\n"
+         "Text: tiger: a large striped wild cat\nLabel: animal\n\nText: ")
+SHARED = [DEMOS + q + "\nLabel:" for q in ("fern: a green plant with fronds", "dog: a domesticated canine", "N/A",
+                                           "[MASK]", "", "wolf")] + ["Text: cat\nLabel:"]
+
+
+def _agree_with_and_without_sharing(lm: FrozenLM, atol: float) -> tuple[int, int]:
+    shared = FrozenLM(lm.model, lm.tokenizer, batch_size=8)
+    whole = FrozenLM(lm.model, lm.tokenizer, batch_size=8, share_prefixes=False)
+    labels = [" animal", " plant"]
+    got, want = shared.label_logprobs(SHARED, labels), whole.label_logprobs(SHARED, labels)
+    assert torch.allclose(got, want, atol=atol), float((got - want).abs().max())
+    return shared.calls, whole.calls
+
+
+def test_prompts_sharing_demonstrations_run_them_once(tiny_lm):
+    shared_calls, whole_calls = _agree_with_and_without_sharing(tiny_lm, 1e-5)
+    # the six prompts with the demonstrations: their prefix once, then one batch of endings; the odd one alone
+    assert (shared_calls, whole_calls) == (3, 1)
+
+
+def test_prompts_sharing_demonstrations_on_the_real_smollm2(real_lm):
+    _agree_with_and_without_sharing(real_lm, 1e-4)
