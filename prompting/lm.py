@@ -143,40 +143,57 @@ class FrozenLM:
                 out[i] = logp[row, : len(positions[i])]
         return out
 
-    def _after_prefix(self, seqs: list[list[int]], length: int, members: list[int]) -> list[torch.Tensor]:
-        """Log-softmax at the last token of each of ``members`` (``[1, V]`` each, in their order), their
-        shared first ``length`` tokens run once and kept as a key/value cache under each batch of endings."""
-        prefix = torch.tensor([seqs[members[0]][:length]], device=self.device)
-        first = self.model(input_ids=prefix, use_cache=True, logits_to_keep=1)
-        cache = first.cache if "cache" in first else first.past_key_values
-        self.calls += 1
+    def _after_prefixes(self, seqs: list[list[int]], groups: list[tuple[int, list[int]]]) -> dict[int, torch.Tensor]:
+        """Log-softmax at the last token of every member of ``groups`` (``(prefix length, members)``), by
+        member. Up to ``batch_size`` prefixes run in one right-padded pass and are kept as a key/value cache;
+        each member's ending then runs on its group's cache row, with explicit positions (its prefix's
+        length onwards), so padding inside the cache is masked out and moves nothing."""
         out: dict[int, torch.Tensor] = {}
-        order = sorted(members, key=lambda i: len(seqs[i]))
-        for start in range(0, len(order), self.batch_size):
-            batch = order[start : start + self.batch_size]
-            tails = [seqs[i][length:] for i in batch]
-            width = max(len(t) for t in tails)
-            ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
-            mask = torch.zeros((len(batch), length + width), dtype=torch.long)
-            mask[:, :length] = 1
-            for row, tail in enumerate(tails):  # right padding: real tokens sit right after the prefix
-                ids[row, : len(tail)] = torch.tensor(tail)
-                mask[row, length : length + len(tail)] = 1
-            pos = torch.tensor([[len(t) - 1] for t in tails])
-            past = copy.deepcopy(cache)
-            past.batch_repeat_interleave(len(batch))
-            logits = self._logits(ids.to(self.device), mask.to(self.device), pos.to(self.device), past)
+        groups = sorted(groups, key=lambda g: g[0])
+        for first in range(0, len(groups), self.batch_size):
+            chunk = groups[first : first + self.batch_size]
+            width = max(length for length, _ in chunk)
+            ids = torch.full((len(chunk), width), self.pad_id, dtype=torch.long)
+            prefix_mask = torch.zeros((len(chunk), width), dtype=torch.long)
+            for row, (length, members) in enumerate(chunk):
+                ids[row, :length] = torch.tensor(seqs[members[0]][:length])
+                prefix_mask[row, :length] = 1
+            run = self.model(input_ids=ids.to(self.device), attention_mask=prefix_mask.to(self.device),
+                             use_cache=True, logits_to_keep=1)
+            cache = run.cache if "cache" in run else run.past_key_values
             self.calls += 1
-            logp = torch.log_softmax(logits.float(), dim=-1).cpu()
-            for row, i in enumerate(batch):
-                out[i] = logp[row, :1]
-        return [out[i] for i in members]
+            rows = [(row, length, i) for row, (length, members) in enumerate(chunk) for i in members]
+            rows.sort(key=lambda r: len(seqs[r[2]]) - r[1])
+            for start in range(0, len(rows), self.batch_size):
+                batch = rows[start : start + self.batch_size]
+                tails = [seqs[i][length:] for _, length, i in batch]
+                tail_width = max(len(t) for t in tails)
+                tail_ids = torch.full((len(batch), tail_width), self.pad_id, dtype=torch.long)
+                mask = torch.zeros((len(batch), width + tail_width), dtype=torch.long)
+                positions = torch.zeros((len(batch), tail_width), dtype=torch.long)
+                for r, ((row, length, _), tail) in enumerate(zip(batch, tails)):
+                    tail_ids[r, : len(tail)] = torch.tensor(tail)
+                    mask[r, :width] = prefix_mask[row]
+                    mask[r, width : width + len(tail)] = 1
+                    positions[r] = torch.arange(length, length + tail_width)
+                past = copy.deepcopy(cache)
+                past.batch_select_indices(torch.tensor([row for row, _, _ in batch], device=self.device))
+                keep = torch.tensor([[len(t) - 1] for t in tails])
+                logits = self._logits(tail_ids.to(self.device), mask.to(self.device), keep.to(self.device), past,
+                                      positions.to(self.device))
+                self.calls += 1
+                logp = torch.log_softmax(logits.float(), dim=-1).cpu()
+                for r, (_, _, i) in enumerate(batch):
+                    out[i] = logp[r, :1]
+        return out
 
-    def _logits(self, ids: torch.Tensor, mask: torch.Tensor, pos: torch.Tensor, past: Any = None) -> torch.Tensor:
+    def _logits(self, ids: torch.Tensor, mask: torch.Tensor, pos: torch.Tensor, past: Any = None,
+                positions: torch.Tensor | None = None) -> torch.Tensor:
         """Logits ``[B, P, V]`` at positions ``pos [B, P]``: only those are projected onto the vocabulary when
         the model takes a per-row ``logits_to_keep`` (transformers >= 5); otherwise all, then gathered.
-        ``past``: a key/value cache of tokens before ``ids`` (whose positions ``pos`` do not count)."""
-        extra = {} if past is None else {self._cache_arg: past, "use_cache": True}
+        ``past``: a key/value cache of tokens before ``ids`` (whose positions ``pos`` do not count), and
+        ``positions`` the position ids of ``ids`` after it."""
+        extra = {} if past is None else {self._cache_arg: past, "use_cache": True, "position_ids": positions}
         if self.only_used_logits:
             try:
                 logits = self.model(input_ids=ids, attention_mask=mask, logits_to_keep=pos, **extra).logits
@@ -196,13 +213,10 @@ class FrozenLM:
     def _single_token(self, prompt_ids: list[list[int]], label_tokens: list[int]) -> list[torch.Tensor]:
         seqs = [self._clip(ids, 0) for ids in prompt_ids]
         rows: list[torch.Tensor] = [torch.empty(0)] * len(seqs)
-        whole: list[int] = []
-        for length, members in prefix_groups(seqs) if self.share_prefixes else [(0, list(range(len(seqs))))]:
-            if length == 0:
-                whole += members
-                continue
-            for i, row in zip(members, self._after_prefix(seqs, length, members)):
-                rows[i] = row
+        groups = prefix_groups(seqs) if self.share_prefixes else [(0, list(range(len(seqs))))]
+        whole = [i for length, members in groups if not length for i in members]
+        for i, row in self._after_prefixes(seqs, [g for g in groups if g[0]]).items():
+            rows[i] = row
         for i, row in zip(whole, self._forward([seqs[i] for i in whole], [[len(seqs[i]) - 1] for i in whole])):
             rows[i] = row
         index = torch.tensor(label_tokens)

@@ -155,12 +155,17 @@ DEMOS = ("Classify each text as one of: animal, plant.\n\nText: oak: a tree bear
 SHARED = [DEMOS + q + "\nLabel:" for q in ("fern: a green plant with fronds", "dog: a domesticated canine", "N/A",
                                            "[MASK]", "", "wolf")] + ["Text: cat\nLabel:"]
 
+OTHER = "Classify each text as one of: animal, plant.\n\nText: moss: a small flowerless plant\nLabel: plant\n\nText: "
+THIRD = OTHER.replace("moss: a small flowerless plant", "eagle: a large bird of prey with a hooked beak")
+MIXED = SHARED + [demo + q + "\nLabel:" for demo in (OTHER, THIRD) for q in ("N/A", "", "owl", "ivy: a vine")]
 
-def _agree_with_and_without_sharing(lm: FrozenLM, atol: float) -> tuple[int, int]:
-    shared = FrozenLM(lm.model, lm.tokenizer, batch_size=8)
-    whole = FrozenLM(lm.model, lm.tokenizer, batch_size=8, share_prefixes=False)
+
+def _agree_with_and_without_sharing(lm: FrozenLM, atol: float, prompts: list[str] = SHARED,
+                                    batch_size: int = 8) -> tuple[int, int]:
+    shared = FrozenLM(lm.model, lm.tokenizer, batch_size=batch_size)
+    whole = FrozenLM(lm.model, lm.tokenizer, batch_size=batch_size, share_prefixes=False)
     labels = [" animal", " plant"]
-    got, want = shared.label_logprobs(SHARED, labels), whole.label_logprobs(SHARED, labels)
+    got, want = shared.label_logprobs(prompts, labels), whole.label_logprobs(prompts, labels)
     assert torch.allclose(got, want, atol=atol), float((got - want).abs().max())
     return shared.calls, whole.calls
 
@@ -172,4 +177,10 @@ def test_prompts_sharing_demonstrations_run_them_once(tiny_lm):
 
 
 def test_prompts_sharing_demonstrations_on_the_real_smollm2(real_lm):
-    _agree_with_and_without_sharing(real_lm, 1e-4)
+    _agree_with_and_without_sharing(real_lm, 1e-4, MIXED, batch_size=3)
+
+
+def test_prefixes_of_different_lengths_share_one_padded_pass(tiny_lm):
+    # Three demonstration sets of different lengths: their prefixes run right-padded in one pass, and each
+    # ending must see only its own set's tokens at its own positions.
+    _agree_with_and_without_sharing(tiny_lm, 1e-5, MIXED, batch_size=3)
