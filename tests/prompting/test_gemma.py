@@ -36,3 +36,7 @@ def test_real_gemma3_loads_by_name_and_classifies_easy_prompts():
     ]
     assert lm.classify(prompts, [" animal", " plant"]).tolist() == [0, 1]
     assert lm.only_used_logits  # Gemma 3 takes per-row logits_to_keep too
+    # Its cache mixes sliding-window and global layers: shared prefixes must still give the whole prompts' scores.
+    from test_lm import MIXED, _agree_with_and_without_sharing
+
+    _agree_with_and_without_sharing(lm, 1e-3, MIXED, batch_size=3)
