@@ -66,12 +66,10 @@ class TrainConfig:
             raise ConfigError(f"patience must be a positive integer, got {self.patience}")
         if not 0 <= self.seed < 2**32:
             raise ConfigError(f"seed must be an integer from 0 to 2**32 - 1, got {self.seed}")
-        from metaopt.engines import check_inner_checkpoint
+        from metaopt.engines import check_compile, check_inner_checkpoint
 
         check_inner_checkpoint(self.inner_checkpoint, self.engine)  # also checks the engine's name
-        if self.compile and self.engine == "higher":
-            raise ConfigError("--compile compiles the batched engine's vmapped meta-batch; use --engine batched "
-                              "or auto, not higher")
+        check_compile(self.compile, self.engine)
 
 
 def progress_postfix(metrics: dict[str, float], state: TrainState) -> dict[str, str]:
@@ -120,21 +118,9 @@ class MetaTrainer:
         use_engine = getattr(learner, "use_engine", None)  # duck-typed learners have no inner-loop door
         self.engine, self.engine_note = use_engine(engine or config.engine) if use_engine else ("none", None)
         self.inner_checkpoint = config.inner_checkpoint if inner_checkpoint is None else inner_checkpoint
-        use_checkpoint = getattr(learner, "use_inner_checkpoint", None)
-        if use_checkpoint is not None:
-            note = use_checkpoint(self.inner_checkpoint)
-            self.engine_note = "; ".join(n for n in (self.engine_note, note) if n) or None
-        elif self.inner_checkpoint:
-            name = getattr(learner, "name", type(learner).__name__)
-            raise ConfigError(f"{name} has no inner loop; --inner-checkpoint does not apply")
+        self._use(learner, "use_inner_checkpoint", self.inner_checkpoint, "--inner-checkpoint")
         self.compile = config.compile if compile is None else compile
-        use_compile = getattr(learner, "use_compile", None)
-        if use_compile is not None:
-            note = use_compile(self.compile)
-            self.engine_note = "; ".join(n for n in (self.engine_note, note) if n) or None
-        elif self.compile:
-            name = getattr(learner, "name", type(learner).__name__)
-            raise ConfigError(f"{name} has no inner loop; --compile does not apply")
+        self._use(learner, "use_compile", self.compile, "--compile")
         if device is not None:
             target = resolve_device(device)
             if learner.kind == "rl" and target.type != "cpu":
@@ -163,6 +149,17 @@ class MetaTrainer:
             self.optimizer.register_step_pre_hook(self._clip)
         self.best_state: dict[str, torch.Tensor] | None = None
         self._val_tasks: list[Task] | None = None
+
+    def _use(self, learner: MetaLearner, method: str, on: bool, flag: str) -> None:
+        """Turn an inner-loop option on or off through ``learner.<method>``, adding its note to ``engine_note``;
+        a duck-typed learner without the method has no inner loop, so asking for the option is refused."""
+        use = getattr(learner, method, None)
+        if use is not None:
+            note = use(on)
+            self.engine_note = "; ".join(n for n in (self.engine_note, note) if n) or None
+        elif on:
+            name = getattr(learner, "name", type(learner).__name__)
+            raise ConfigError(f"{name} has no inner loop; {flag} does not apply")
 
     def _clip(self, optimizer: torch.optim.Optimizer, args: object, kwargs: object) -> None:
         params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]

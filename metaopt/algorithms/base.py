@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from metaopt._fields import check_field_types
-from metaopt.engines import check_inner_checkpoint
+from metaopt.engines import check_compile, check_inner_checkpoint
 from metaopt.errors import ConfigError
 from metaopt.tasks.base import Task
 from metaopt.typing import TaskKind
@@ -90,6 +90,7 @@ class MetaLearner(nn.Module, ABC):
         self.config = config
         self.kind = kind
         self.total_iterations = 1
+        self._compiled_meta_loss: Any = None  # set by use_compile
 
     @property
     def device(self) -> torch.device:
@@ -154,9 +155,7 @@ class MetaLearner(nn.Module, ABC):
         loop = self.inner_loop
         if loop is None:
             raise ConfigError(f"{self.name} has no inner loop; --compile does not apply")
-        if loop.engine.name != "batched":
-            raise ConfigError("--compile compiles the batched engine's vmapped meta-batch; use --engine batched "
-                              "or auto, not higher")
+        check_compile(True, loop.engine.name)
         if loop.checkpoint:
             raise ConfigError("--compile and --inner-checkpoint do not combine: checkpointed steps run task by "
                               "task, outside vmap")
@@ -209,8 +208,7 @@ class MetaLearner(nn.Module, ABC):
         """
         optimizer.zero_grad(set_to_none=True)
         if self._batch(tasks):
-            compiled = getattr(self, "_compiled_meta_loss", None)
-            loss = (compiled or vmapped_meta_loss)(self, tasks, iteration)
+            loss = (self._compiled_meta_loss or vmapped_meta_loss)(self, tasks, iteration)
             loss.backward()
             optimizer.step()
             return {"meta_loss": float(loss.detach())}

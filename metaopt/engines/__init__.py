@@ -7,7 +7,7 @@ from metaopt.errors import ConfigError
 from metaopt.typing import ENGINE_CHOICES
 
 __all__ = ["ENGINES", "ENGINE_CHOICES", "Engine", "AdaptResult", "get_engine", "resolve_engine_name",
-           "check_inner_checkpoint"]
+           "check_inner_checkpoint", "check_compile"]
 
 ENGINES: tuple[str, ...] = ENGINE_CHOICES[1:]
 
@@ -26,6 +26,14 @@ def check_inner_checkpoint(on: bool, engine: str) -> None:
     if resolve_engine_name(engine) == "higher" and on:
         raise ConfigError("--inner-checkpoint recomputes steps with the batched engine's functional optimisers; "
                           "use --engine batched or auto, not higher")
+
+
+def check_compile(on: bool, engine: str) -> None:
+    """Check ``engine``'s name, and refuse ``--compile`` on ``higher`` (it compiles the batched engine's vmapped
+    meta-batch)."""
+    if resolve_engine_name(engine) == "higher" and on:
+        raise ConfigError("--compile compiles the batched engine's vmapped meta-batch; use --engine batched "
+                          "or auto, not higher")
 
 
 def get_engine(name: str) -> Engine:

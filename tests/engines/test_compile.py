@@ -13,6 +13,7 @@ import json
 import pytest
 import torch
 from test_engines_agree import _learner, _tasks
+from test_inner_checkpoint import train_args
 
 from metaopt.algorithms import get_learner
 from metaopt.cli import main
@@ -96,9 +97,7 @@ def test_a_compiled_run_resumes_uncompiled_and_the_cli_records_it(tmp_path, caps
     assert normalized(build_run(run).config) == normalized(build_run(RunConfig(
         "maml", "sinusoid", shots=5, queries=10, train={**train, "compile": False})).config)
     out = tmp_path / "run"
-    args = ["train", "--algorithm", "maml", "--benchmark", "sinusoid", "--shots", "5", "--iterations", "4",
-            "--meta-batch", "2", "--val-every", "2", "--val-tasks", "5", "--test-tasks", "8", "--no-progress",
-            "--out", str(out), "--json"]
+    args = train_args(out)
     assert main([*args, "--compile"]) == 0
     captured = capsys.readouterr()
     assert json.loads(captured.out.strip().splitlines()[-1])["compile"] is True

@@ -173,11 +173,16 @@ def test_a_checkpointed_run_resumes_unchecked_and_back(first, second, tmp_path):
         torch.testing.assert_close(resumed.learner.state_dict()[key], value, rtol=1e-4, atol=1e-6)
 
 
-def test_cli_records_it_and_resumes_without_it(tmp_path, capsys):
-    out = tmp_path / "run"
-    args = ["train", "--algorithm", "maml", "--benchmark", "sinusoid", "--shots", "5", "--iterations", "4",
+def train_args(out) -> list[str]:
+    """A short MAML sinusoid run from the command line, with --json (the CLI tests of inner-loop options)."""
+    return ["train", "--algorithm", "maml", "--benchmark", "sinusoid", "--shots", "5", "--iterations", "4",
             "--meta-batch", "2", "--val-every", "2", "--val-tasks", "5", "--test-tasks", "8", "--no-progress",
             "--out", str(out), "--json"]
+
+
+def test_cli_records_it_and_resumes_without_it(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = train_args(out)
     assert main([*args, "--inner-checkpoint"]) == 0
     captured = capsys.readouterr()
     assert json.loads(captured.out.strip().splitlines()[-1])["inner_checkpoint"] is True
