@@ -4,7 +4,10 @@ to search, each a plain ``space(trial) -> dict``.
 ``space`` (the learned and meta-learned selectors): EPR (Rubin et al. 2022) trains its retriever with an
 InfoNCE temperature and scores a few dozen LM-ranked candidates per query; on a 135M LM on one CPU core the
 candidate count is the cost, so it is searched over 4-16. The scorer is a residual on the identity (kNN) of
-rank 1-8, decayed toward it; its learning rate is for a few thousand parameters, hence larger than an encoder's.
+rank 0-8 (0: diagonal only) with a weight on class prototypes, decayed toward it; its learning rate is for a
+few thousand parameters, hence larger than an encoder's.
+``context`` is how many nearest pool examples precede each scored candidate (0: EPR's one-shot feedback; 1-7:
+the k-shot setting the selector is used in, up to the largest k less one).
 The temperature and steps searched here are the centre and the largest of the grids the guard validates.
 ``bootstrap_space``: DSPy's random search draws 16 candidate sets by default and validates on a few dozen
 examples; a task's pool holds 32, so 4-16 of them are validation. ``knn_space`` is k alone (kNN,
@@ -32,8 +35,9 @@ def space(trial: Any) -> dict[str, Any]:
         "encoder_lr": trial.suggest_float("encoder_lr", 1e-3, 1e-1, log=True),
         "num_candidates": trial.suggest_int("num_candidates", 4, 16, step=2),
         "steps": trial.suggest_int("steps", 20, 300, log=True),
-        "rank": trial.suggest_categorical("rank", [1, 2, 4, 8]),
+        "rank": trial.suggest_categorical("rank", [0, 1, 2, 4, 8]),
         "decay": trial.suggest_float("decay", 1e-4, 1e-1, log=True),
+        "context": trial.suggest_int("context", 0, 7),
     }
 
 

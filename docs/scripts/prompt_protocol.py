@@ -6,6 +6,8 @@ For each family: ``--tasks`` held-out test tasks (``--ways`` classes, ``--pool``
 every task and ``--extra-ks`` on the first ``--subset`` tasks. Per-task accuracies go to ``OUT/FAMILY.json``
 after every task; running the same command again skips the tasks already there (a different configuration
 is refused). The meta selector's scorer is meta-trained once per family and kept in ``OUT/FAMILY.meta.pt``.
+When a selector's method changes (``REVISIONS``), the finished tasks are re-scored for that selector alone on
+the next run, task by task and resumably, and its other columns stay.
 The tables (mean ± t-based 95% interval over tasks; differences against kNN at the same k, paired by task)
 are printed and written to ``OUT/tables.md``.
 
@@ -22,11 +24,15 @@ import json
 import os
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 SELECTORS = "zero,random,knn,balanced_knn,bm25,bootstrap,learned,meta"
+# A selector's revision rises when its method changes; finished tasks scored by an older revision are
+# re-scored for that selector alone (its other columns stay), and a stale meta scorer is meta-trained again.
+# 2: learned and meta take LM feedback in a 3-example context and weigh class prototypes (learned: rank 0).
+REVISIONS = {"learned": 2, "meta": 2}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -95,8 +101,8 @@ def meta_selector(path: Path, cfg: Any, *, family: Any, lm: Any, encoder: Any, s
     from prompting.selectors._scorer import GuardReport, ResidualScorer
 
     template = make_selector("meta", **cfg.selector_params)
-    if path.exists():
-        saved = torch.load(path, weights_only=False)
+    saved = torch.load(path, weights_only=False) if path.exists() else None
+    if saved is not None and saved.get("revision", 1) == REVISIONS["meta"]:
         scorer = ResidualScorer(encoder.dim, template.rank)
         scorer.load_state_dict(saved["state"])
         selection.update(saved["selection"])
@@ -105,8 +111,8 @@ def meta_selector(path: Path, cfg: Any, *, family: Any, lm: Any, encoder: Any, s
     trained = template.meta_train(family, lm=counted, encoder=encoder, seed=cfg.seeds[0], progress=True,
                                   **cfg.sizes())
     selection["meta (meta-training)"] = counted.prompts
-    torch.save({"state": trained._scorer.state_dict(), "report": asdict(trained.report), "selection": selection},
-               path)
+    torch.save({"state": trained._scorer.state_dict(), "report": asdict(trained.report), "selection": selection,
+                "revision": REVISIONS["meta"]}, path)
     return trained
 
 
@@ -136,14 +142,27 @@ def run_family(name: str, args: argparse.Namespace, lm: Any, encoder: Any, out: 
         state["meta_guard"] = {"steps": chosen["meta"].report.steps, "temperature": chosen["meta"].report.temperature,
                                "gain": chosen["meta"].report.gain}
     tasks = family.tasks("test", args.tasks, args.seed, **cfg.sizes())
+    current = {s: REVISIONS.get(s, 1) for s in selectors}
+    revisions = state.setdefault("revisions", {})
     for t, task in enumerate(tqdm(tasks, desc=name)):
-        if str(t) in state["tasks"]:
+        done = revisions.get(str(t), {})
+        stale = [s for s in selectors if str(t) in state["tasks"] and done.get(s, 1) != current[s]]
+        if str(t) in state["tasks"] and not stale:
             continue
         start = time.perf_counter()
         shots = tuple(sorted({args.k, *config["extra_ks"]})) if t < args.subset else (args.k,)
-        scores, _ = score_task(cfg, task, args.seed * 1000 + t, selectors=chosen, proto=proto, lm=lm,
-                               encoder=encoder, shots=shots, selection=selection)
+        if stale:  # re-score the changed selectors alone; their prompts are new, the others' stand
+            if t == 0:  # stale tasks are a prefix 0..n: the selectors' prompt counts restart with the revision
+                selection.update({s: 0 for s in stale})
+            scores, _ = score_task(replace(cfg, protonet=False), task, args.seed * 1000 + t,
+                                   selectors={s: chosen[s] for s in stale}, proto=None, lm=lm, encoder=encoder,
+                                   shots=shots, selection=selection)
+            scores = {**state["tasks"][str(t)], **scores}
+        else:
+            scores, _ = score_task(cfg, task, args.seed * 1000 + t, selectors=chosen, proto=proto, lm=lm,
+                                   encoder=encoder, shots=shots, selection=selection)
         state["tasks"][str(t)] = scores
+        revisions[str(t)] = current
         state["seconds"] = round(state["seconds"] + time.perf_counter() - start, 1)
         state["selection_prompts"] = selection
         write_atomic(path, state)

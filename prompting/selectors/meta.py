@@ -31,17 +31,17 @@ class MetaLearned(Selector):
 
     def __init__(self, *, temperature: float = 0.1, encoder_lr: float = 1e-2, num_candidates: int = 8,
                  train_queries: int = 8, meta_tasks: int = 16, steps: int = 300, num_negatives: int = 7,
-                 rank: int = 4, decay: float = 1e-2, folds: int = 4, scorer: ResidualScorer | None = None,
-                 report: GuardReport | None = None) -> None:
+                 rank: int = 4, decay: float = 1e-2, folds: int = 4, context: int = 3,
+                 scorer: ResidualScorer | None = None, report: GuardReport | None = None) -> None:
         check_scorer_params(self.name, temperature=temperature, encoder_lr=encoder_lr, steps=steps, rank=rank,
-                            num_candidates=num_candidates, decay=decay, folds=folds)
+                            num_candidates=num_candidates, decay=decay, folds=folds, context=context)
         if meta_tasks < 1 or train_queries < 1:
             raise ConfigError(f"meta selector: meta_tasks and train_queries must be positive, got {meta_tasks}, "
                               f"{train_queries}")
         self.temperature, self.encoder_lr = temperature, encoder_lr
         self.num_candidates, self.train_queries, self.meta_tasks = num_candidates, train_queries, meta_tasks
         self.steps, self.num_negatives = steps, num_negatives
-        self.rank, self.decay, self.folds = rank, decay, folds
+        self.rank, self.decay, self.folds, self.context = rank, decay, folds, context
         self._scorer = scorer
         self._report = report
 
@@ -58,7 +58,7 @@ class MetaLearned(Selector):
             labels = dict(zip(task.classes, task.verbalisers))
             feedback += lm_feedback(task.pool, labels, lm=lm, encoder=encoder, num_queries=self.train_queries,
                                     num_candidates=self.num_candidates, rng=np.random.default_rng([seed, 37, i]),
-                                    group=i)
+                                    context=self.context, group=i)
         scorer, report = guarded_scorer(feedback, encoder, temperature=self.temperature, lr=self.encoder_lr,
                                         steps=self.steps, decay=self.decay, rank=self.rank,
                                         num_negatives=self.num_negatives, folds=self.folds, seed=seed)

@@ -10,7 +10,7 @@ from search_spaces.prompt_selector import space
 
 def test_space_point_scores_on_validation_classes(family, fake_lm, fake_encoder):
     params = space(optuna.trial.FixedTrial({"k": 2, "temperature": 0.1, "encoder_lr": 1e-3, "num_candidates": 4,
-                                            "steps": 20, "rank": 2, "decay": 0.01}))
+                                            "steps": 20, "rank": 2, "decay": 0.01, "context": 1}))
     score = selector_objective(params, family=family, lm=fake_lm, encoder=fake_encoder, selector="learned",
                                ways=2, pool_per_class=4, queries_per_class=2)
     assert 0.0 <= score <= 1.0

@@ -45,3 +45,38 @@ def test_protocol_resumes_per_task_and_pairs_against_knn(protocol, tmp_path, mon
     with pytest.raises(SystemExit, match="another configuration"):
         protocol["run_family"]("synthetic", protocol["parse_args"]([*base, "--k", "8"]), fake_lm, fake_encoder,
                                tmp_path)
+
+
+def test_a_changed_selector_is_rescored_alone_on_finished_tasks(protocol, tmp_path, monkeypatch, family, fake_lm,
+                                                                fake_encoder):
+    import torch
+
+    import prompting.tasks
+
+    monkeypatch.setattr(prompting.tasks, "get_family", lambda name: family)
+    base = ["--families", "synthetic", "--selectors", "knn,learned,meta", "--queries", "2", "--pool", "6",
+            "--subset", "0", "--no-protonet", "--out", str(tmp_path), "--tasks", "2", "--param", "steps=10",
+            "--param", "meta_tasks=2", "--param", "train_queries=4"]
+    args = protocol["parse_args"](base)
+    protocol["run_family"]("synthetic", args, fake_lm, fake_encoder, tmp_path)
+    path = tmp_path / "synthetic.json"
+    first = json.loads(path.read_text())
+    assert first["revisions"]["1"]["learned"] == protocol["REVISIONS"]["learned"]
+
+    old = json.loads(path.read_text())  # as an older revision of learned and meta left it
+    for t in ("0", "1"):
+        old["tasks"][t].update({"learned@4": -1.0, "meta@4": -1.0, "knn@4": -2.0})
+        old["revisions"][t] = {"knn": 1, "learned": 1, "meta": 1}
+    path.write_text(json.dumps(old))
+    saved = torch.load(tmp_path / "synthetic.meta.pt", weights_only=False)
+    saved["revision"] = 1
+    torch.save(saved, tmp_path / "synthetic.meta.pt")
+
+    protocol["run_family"]("synthetic", args, fake_lm, fake_encoder, tmp_path)
+    again = json.loads(path.read_text())
+    for t in ("0", "1"):
+        assert again["tasks"][t]["knn@4"] == -2.0  # an unchanged selector's column stands
+        assert again["tasks"][t]["learned@4"] == first["tasks"][t]["learned@4"]  # re-scored: same seeds, same result
+        assert again["tasks"][t]["meta+cc@4"] == first["tasks"][t]["meta+cc@4"]
+        assert again["revisions"][t] == {"knn": 1, **protocol["REVISIONS"]}
+    assert torch.load(tmp_path / "synthetic.meta.pt", weights_only=False)["revision"] == protocol["REVISIONS"]["meta"]

@@ -23,7 +23,7 @@ def test_study_scores_val_classes_resumes_and_logs_children(tmp_path, family, fa
     first = tune_selector(_cfg(tmp_path), **parts)
     assert first["states"]["complete"] == 2 and first["best_trial"] in (0, 1)
     assert set(first["params"]) == {"k", "temperature", "encoder_lr", "num_candidates", "steps", "rank", "decay",
-                                    "train_queries"}
+                                    "train_queries", "context"}
     assert first["params"]["steps"] == 3 and first["params"]["train_queries"] == 2  # fixed, not searched
     assert 0 <= first["test_mean"] <= 1 and first["test_tasks"] == 2
     assert first["default_params"] == {"k": 4, "steps": 3, "train_queries": 2}

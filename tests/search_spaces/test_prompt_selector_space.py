@@ -12,7 +12,7 @@ from search_spaces.prompt_selector import bootstrap_space, selector_space, space
 
 def test_space_values_build_a_selector():
     params = space(optuna.trial.FixedTrial({"k": 4, "temperature": 0.1, "encoder_lr": 1e-3, "num_candidates": 8,
-                                            "steps": 100, "rank": 2, "decay": 0.01}))
+                                            "steps": 100, "rank": 2, "decay": 0.01, "context": 3}))
     assert params["k"] == 4 and params["num_candidates"] == 8
     selector = make_selector("learned", **{k: v for k, v in params.items() if k != "k"})
     assert selector.params()["temperature"] == 0.1 and selector.num_candidates == 8

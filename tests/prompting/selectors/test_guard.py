@@ -56,7 +56,7 @@ def test_training_that_helps_validation_is_kept():
     assert report.steps > 0 and report.gain > 0 and not scorer.is_identity()
     data = FeedbackTensors.build(fb, enc)
     assert ranking_value(scorer, data, 1) == 1.0  # b now ranks first for every query
-    assert sum(p.numel() for p in scorer.parameters()) == enc.dim * (1 + 2 * 4)  # few parameters
+    assert sum(p.numel() for p in scorer.parameters()) == enc.dim * (1 + 2 * 4) + 1  # few parameters
 
 
 class FlatLM:
