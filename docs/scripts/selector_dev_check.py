@@ -1,4 +1,4 @@
-"""kNN against the learned selector (and variants of its hyperparameters) at one k on a family's
+"""kNN against the learned or meta selector (and variants of its hyperparameters) at one k on a family's
 *non-test* classes: the development check behind the learned selector's defaults, kept apart from the
 protocol's test tasks so that choosing defaults never looks at them.
 
@@ -6,8 +6,10 @@ protocol's test tasks so that choosing defaults never looks at them.
         --variant '{}' --variant '{"rank": 4, "encoder_lr": 0.01}' --out docs/prompt_dev/wordnet_val.json
 
 Per task: kNN's accuracy, each variant's accuracy, what its guard chose (steps, prototype weight) and the
-share of chosen demonstrations that have the query's label. Tasks are those of ``--split`` at seed 0 (4-way,
-pool 8 per class, up to 10 queries per class); selector ``t`` is fitted with seed ``1000 + t``.
+share of chosen demonstrations that have the query's label. Tasks are those of ``--split`` at seed 0
+(``--ways``, ``--pool`` per class, up to 10 queries per class); selector ``t`` is fitted with seed ``1000 + t``. With
+``--selector meta`` each variant is meta-trained once on the family's ``train`` classes (seed 0), so use
+``--split val`` for it.
 """
 
 from __future__ import annotations
@@ -27,7 +29,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split", default="val", choices=["train", "val"])
     ap.add_argument("--tasks", type=int, default=8)
     ap.add_argument("--k", type=int, default=4)
-    ap.add_argument("--variant", action="append", default=[], help="learned selector params as JSON ('{}': defaults)")
+    ap.add_argument("--ways", type=int, default=4)
+    ap.add_argument("--pool", type=int, default=8, help="candidates per class (default 8)")
+    ap.add_argument("--selector", default="learned", choices=["learned", "meta"])
+    ap.add_argument("--variant", action="append", default=[], help="selector params as JSON ('{}': defaults)")
     ap.add_argument("--out", required=True)
     args = ap.parse_args(argv)
 
@@ -42,34 +47,43 @@ def main(argv: list[str] | None = None) -> int:
     lm, encoder, family = FrozenLM.load(None), SentenceEncoder(), get_family(args.family)
     for queries in range(10, 0, -1):
         try:
-            tasks = family.tasks(args.split, args.tasks, 0, ways=4, pool_per_class=8, queries_per_class=queries)
+            sizes = {"ways": args.ways, "pool_per_class": args.pool, "queries_per_class": queries}
+            tasks = family.tasks(args.split, args.tasks, 0, **sizes)
             break
         except ConfigError:
             continue
     else:
-        raise SystemExit(f"{args.family}: no 4-way {args.split} task with a pool of 8 per class")
+        raise SystemExit(f"{args.family}: no {args.ways}-way {args.split} task with a pool of {args.pool} per class")
     variants = [json.loads(v) for v in args.variant] or [{}]
+    if args.selector == "meta" and args.split == "train":
+        raise SystemExit("--selector meta is meta-trained on the train classes: check it on --split val")
+    selectors = {}
+    for v in variants:
+        selectors[json.dumps(v)] = make_selector(args.selector, **v)
+        if args.selector == "meta":
+            selectors[json.dumps(v)] = selectors[json.dumps(v)].meta_train(
+                family, lm=lm, encoder=encoder, seed=0, **sizes)
     rows = []
     for t, task in enumerate(tasks):
         labels = dict(zip(task.classes, task.verbalisers))
         gold = np.array([task.label_index(q) for q in task.queries])
         row: dict = {"task": t}
-        for key, name, params in [("knn", "knn", {})] + [(json.dumps(v), "learned", v) for v in variants]:
-            sel = make_selector(name, **params).fit(task.pool, lm=lm, labels=labels, encoder=encoder, seed=1000 + t)
+        for key, selector in [("knn", make_selector("knn")), *selectors.items()]:
+            sel = selector.fit(task.pool, lm=lm, labels=labels, encoder=encoder, seed=1000 + t)
             demos = [sel.select(q.text, args.k) for q in task.queries]
             prompts = [build_prompt(labels, d, q.text) for d, q in zip(demos, task.queries)]
             pred = lm.label_logprobs(prompts, continuations(labels)).argmax(-1).numpy()
             entry = {"accuracy": float((pred == gold).mean()),
                      "same_label": float(np.mean([[d.label == q.label for d in ds]
                                                   for ds, q in zip(demos, task.queries)]))}
-            if name == "learned":
+            if key != "knn":
                 entry.update(steps=sel.report.steps, prototype_weight=float(sel.scorer.proto.detach()))
             row[key] = entry
         rows.append(row)
         print(json.dumps(row), flush=True)
     summary = {key: float(np.mean([r[key]["accuracy"] for r in rows])) for key in rows[0] if key != "task"}
-    out = {"family": args.family, "split": args.split, "k": args.k, "queries_per_class": queries, "tasks": rows,
-           "mean_accuracy": summary}
+    out = {"family": args.family, "split": args.split, "selector": args.selector, "k": args.k,
+           "queries_per_class": queries, "tasks": rows, "mean_accuracy": summary}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=1))
     print(json.dumps(summary))

@@ -1,0 +1,42 @@
+"""docs/scripts/selector_dev_check.py on fakes: kNN and each variant scored on the same development tasks."""
+
+from __future__ import annotations
+
+import json
+import runpy
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("selector", ["learned", "meta"])
+def test_dev_check_scores_knn_and_each_variant_per_task(selector, tmp_path, monkeypatch, family, fake_lm,
+                                                        fake_encoder):
+    import prompting.encoder
+    import prompting.lm
+    import prompting.tasks
+
+    monkeypatch.setattr(prompting.tasks, "get_family", lambda name: family)
+    monkeypatch.setattr(prompting.lm.FrozenLM, "load", classmethod(lambda cls, name=None: fake_lm))
+    monkeypatch.setattr(prompting.encoder, "SentenceEncoder", lambda: fake_encoder)
+    script = runpy.run_path(str(ROOT / "docs" / "scripts" / "selector_dev_check.py"), run_name="dev_check")
+    out = tmp_path / "dev.json"
+    variants = ['{"steps": 10, "train_queries": 4}', '{"steps": 0}']
+    if selector == "meta":
+        variants = [v[:-1] + ', "meta_tasks": 2}' for v in variants]
+    argv = ["--selector", selector, "--split", "val", "--tasks", "2", "--ways", "2", "--pool", "6", "--out", str(out)]
+    for v in variants:
+        argv += ["--variant", v]
+    assert script["main"](argv) == 0
+    result = json.loads(out.read_text())
+    assert len(result["tasks"]) == 2 and result["selector"] == selector
+    keys = {"knn", *(json.dumps(json.loads(v)) for v in variants)}
+    assert set(result["mean_accuracy"]) == keys
+    for row in result["tasks"]:
+        untrained = row[json.dumps(json.loads(variants[1]))]
+        assert untrained["steps"] == 0 and untrained["prototype_weight"] == 0.0
+        assert untrained["accuracy"] == row["knn"]["accuracy"]  # 0 steps is kNN itself
+    with pytest.raises(SystemExit, match="val"):
+        script["main"](["--selector", "meta", "--split", "train", "--out", str(out)])
