@@ -4,6 +4,7 @@ protocol's test tasks so that choosing defaults never looks at them.
 
     python docs/scripts/selector_dev_check.py --family wordnet --split val --tasks 8 \\
         --variant '{}' --variant '{"rank": 4, "encoder_lr": 0.01}' --out docs/prompt_dev/wordnet_val.json
+    python docs/scripts/selector_dev_check.py --report docs/prompt_dev/wordnet_val.json   # re-print the table
 
 Per task: kNN's accuracy, each variant's accuracy, what its guard chose (steps, prototype weight) and the
 share of chosen demonstrations that have the query's label. Tasks are those of ``--split`` at seed 0
@@ -23,6 +24,29 @@ import numpy as np
 import torch
 
 
+def table(result: dict) -> str:
+    """Markdown: kNN and each variant's mean accuracy, its difference from kNN paired by task (t-based 95%
+    interval), on how many tasks it is at least kNN, and its share of demonstrations with the query's label."""
+    from prompting.stats import format_interval, mean_t95, paired_t95
+
+    rows = result["tasks"]
+    knn = [r["knn"]["accuracy"] for r in rows]
+    lines = [f"{result['family']}, {result['split']} classes, `{result['selector']}`: {len(rows)} tasks x "
+             f"{result['queries_per_class']} queries per class, k = {result['k']}", "",
+             "| selector | params | accuracy (%) | vs kNN, paired (points) | tasks >= kNN | same-label demos (%) |",
+             "|---|---|---|---|---|---|"]
+    for key in [k for k in rows[0] if k != "task"]:
+        acc = [r[key]["accuracy"] for r in rows]
+        same = 100 * sum(r[key]["same_label"] for r in rows) / len(rows)
+        if key == "knn":
+            lines.append(f"| knn | - | {format_interval(*mean_t95(acc))} | - | - | {same:.0f} |")
+            continue
+        wins = sum(a >= b for a, b in zip(acc, knn))
+        lines.append(f"| {result['selector']} | `{key}` | {format_interval(*mean_t95(acc))} | "
+                     f"{format_interval(*paired_t95(acc, knn))} | {wins}/{len(rows)} | {same:.0f} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--family", default="wordnet")
@@ -33,8 +57,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pool", type=int, default=8, help="candidates per class (default 8)")
     ap.add_argument("--selector", default="learned", choices=["learned", "meta"])
     ap.add_argument("--variant", action="append", default=[], help="selector params as JSON ('{}': defaults)")
-    ap.add_argument("--out", required=True)
+    ap.add_argument("--out", help="the JSON to write")
+    ap.add_argument("--report", metavar="JSON", help="print the table of a finished check and exit")
     args = ap.parse_args(argv)
+    if args.report:
+        print(table(json.loads(Path(args.report).read_text())))
+        return 0
+    if not args.out:
+        ap.error("--out is required (or --report JSON)")
 
     from metaopt.errors import ConfigError
     from prompting.encoder import SentenceEncoder
@@ -87,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=1))
     print(json.dumps(summary))
+    print(table(out))
     return 0
 
 

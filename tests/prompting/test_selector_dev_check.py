@@ -40,3 +40,16 @@ def test_dev_check_scores_knn_and_each_variant_per_task(selector, tmp_path, monk
         assert untrained["accuracy"] == row["knn"]["accuracy"]  # 0 steps is kNN itself
     with pytest.raises(SystemExit, match="val"):
         script["main"](["--selector", "meta", "--split", "train", "--out", str(out)])
+
+
+def test_report_reprints_the_table_of_a_finished_check(tmp_path, capsys):
+    script = runpy.run_path(str(ROOT / "docs" / "scripts" / "selector_dev_check.py"), run_name="dev_check")
+    rows = [{"task": t, "knn": {"accuracy": a, "same_label": 0.5}, "{}": {"accuracy": b, "same_label": 0.75}}
+            for t, (a, b) in enumerate([(0.5, 0.75), (0.75, 0.75), (0.5, 0.5)])]
+    path = tmp_path / "dev.json"
+    path.write_text(json.dumps({"family": "f", "split": "val", "selector": "learned", "k": 4,
+                                "queries_per_class": 2, "tasks": rows, "mean_accuracy": {}}))
+    assert script["main"](["--report", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert "| knn | - | 58.3 ± 35.9 | - | - | 50 |" in text
+    assert "| learned | `{}` | 66.7 ± 35.9 | 8.3 ± 35.9 | 3/3 | 75 |" in text
