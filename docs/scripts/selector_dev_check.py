@@ -30,6 +30,7 @@ def table(result: dict) -> str:
     from prompting.stats import format_interval, mean_t95, paired_t95
 
     rows = result["tasks"]
+    result = {"selector": "learned", **result}  # checks written before --selector existed were of learned
     knn = [r["knn"]["accuracy"] for r in rows]
     lines = [f"{result['family']}, {result['split']} classes, `{result['selector']}`: {len(rows)} tasks x "
              f"{result['queries_per_class']} queries per class, k = {result['k']}", "",
