@@ -32,7 +32,8 @@ SELECTORS = "zero,random,knn,balanced_knn,bm25,bootstrap,learned,meta"
 # A selector's revision rises when its method changes; finished tasks scored by an older revision are
 # re-scored for that selector alone (its other columns stay), and a stale meta scorer is meta-trained again.
 # 2: learned and meta take LM feedback in a 3-example context and weigh class prototypes (learned: rank 0).
-REVISIONS = {"learned": 2, "meta": 2}
+# 3 (meta): rank 0 and learning rate 0.05, as learned.
+REVISIONS = {"learned": 2, "meta": 3}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
