@@ -90,10 +90,10 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("--selector meta is meta-trained on the train classes: check it on --split val")
     selectors = {}
     for v in variants:
-        selectors[json.dumps(v)] = make_selector(args.selector, **v)
+        selector = make_selector(args.selector, **v)
         if args.selector == "meta":
-            selectors[json.dumps(v)] = selectors[json.dumps(v)].meta_train(
-                family, lm=lm, encoder=encoder, seed=0, **sizes)
+            selector = selector.meta_train(family, lm=lm, encoder=encoder, seed=0, **sizes)
+        selectors[json.dumps(v)] = selector
     rows = []
     for t, task in enumerate(tasks):
         labels = dict(zip(task.classes, task.verbalisers))
