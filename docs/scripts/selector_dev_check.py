@@ -66,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not args.out:
         ap.error("--out is required (or --report JSON)")
+    if args.selector == "meta" and args.split == "train":
+        raise SystemExit("--selector meta is meta-trained on the train classes: check it on --split val")
 
     from metaopt.errors import ConfigError
     from prompting.encoder import SentenceEncoder
@@ -86,8 +88,6 @@ def main(argv: list[str] | None = None) -> int:
     else:
         raise SystemExit(f"{args.family}: no {args.ways}-way {args.split} task with a pool of {args.pool} per class")
     variants = [json.loads(v) for v in args.variant] or [{}]
-    if args.selector == "meta" and args.split == "train":
-        raise SystemExit("--selector meta is meta-trained on the train classes: check it on --split val")
     selectors = {}
     for v in variants:
         selector = make_selector(args.selector, **v)
