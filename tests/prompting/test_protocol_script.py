@@ -80,3 +80,24 @@ def test_a_changed_selector_is_rescored_alone_on_finished_tasks(protocol, tmp_pa
         assert again["tasks"][t]["meta+cc@4"] == first["tasks"][t]["meta+cc@4"]
         assert again["revisions"][t] == {"knn": 1, **protocol["REVISIONS"]}
     assert torch.load(tmp_path / "synthetic.meta.pt", weights_only=False)["revision"] == protocol["REVISIONS"]["meta"]
+
+
+def test_threads_below_one_is_refused_in_one_line(protocol, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        protocol["parse_args"](["--threads", "0"])
+    assert exit_.value.code == 2
+    assert "--threads must be at least 1, got 0" in capsys.readouterr().err
+
+
+def test_tables_keep_the_families_other_processes_ran(protocol, tmp_path, monkeypatch, family, fake_lm,
+                                                      fake_encoder):
+    import prompting.tasks
+
+    monkeypatch.setattr(prompting.tasks, "get_family", lambda name: family)
+    args = protocol["parse_args"](["--families", "synthetic", "--selectors", "zero,knn", "--queries", "2",
+                                   "--pool", "6", "--tasks", "1", "--subset", "0", "--no-protonet",
+                                   "--out", str(tmp_path)])
+    protocol["run_family"]("synthetic", args, fake_lm, fake_encoder, tmp_path)
+    (tmp_path / "synthetic.json").rename(tmp_path / "wordnet.json")  # as a process for wordnet alone leaves it
+    protocol["main"](["--report-only", "--families", "fortunes", "--out", str(tmp_path)])
+    assert "### wordnet: 1 tasks" in (tmp_path / "tables.md").read_text()
