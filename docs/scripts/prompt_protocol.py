@@ -56,8 +56,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=None,
-                    help="CPU threads (default: up to 4). One family per process at --threads 1 gave 1.58x the "
-                         "prompts/s of one process at 2 threads on a 2-core machine")
+                    help="CPU threads (default: up to 4). On 2 cores, a family per process at --threads 1 "
+                         "scored 1.11-1.20x the prompts/s of one 2-thread process "
+                         "(benchmarks/lm_threads_vs_processes.py)")
     ap.add_argument("--no-protonet", action="store_true")
     ap.add_argument("--out", default="docs/prompt_protocol")
     ap.add_argument("--report-only", action="store_true", help="print the tables from OUT and exit")
