@@ -57,6 +57,11 @@ class CompareConfig:
             raise ConfigError(f"split must be val or test, got {self.split!r}")
         if min(self.tasks, self.ways, self.pool_per_class, self.queries_per_class) < 1:
             raise ConfigError("tasks, ways, pool and queries must be positive")
+        for name in self.selectors:  # a bad hyperparameter fails here, before the slow LM and encoder loads
+            try:
+                make_selector(name, **self.selector_params)
+            except TypeError as exc:
+                raise ConfigError(f"{name} selector: {exc}") from None
 
     def sizes(self) -> dict[str, int]:
         return {"ways": self.ways, "pool_per_class": self.pool_per_class, "queries_per_class": self.queries_per_class}

@@ -65,6 +65,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = ap.parse_args(argv)
     if args.threads is not None and args.threads < 1:
         ap.error(f"--threads must be at least 1, got {args.threads}")
+    from metaopt.errors import ConfigError
+    from prompting.selectors import make_selector
+
+    bad = [p for p in args.param if "=" not in p]
+    if bad:
+        ap.error(f"--param {bad[0]}: use KEY=VALUE")
+    params = {k: _value(v) for k, v in (p.split("=", 1) for p in args.param)}
+    try:  # a bad selector or hyperparameter fails before the LM loads
+        for name in args.selectors.split(","):
+            make_selector(name, **params)
+    except (ConfigError, TypeError) as exc:
+        ap.error(str(exc))
     return args
 
 

@@ -87,6 +87,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     cfg = CompareConfig(args.family, tuple(args.selectors), tuple(args.shots), args.tasks,
                         tuple(range(args.seed, args.seed + args.seeds)), args.ways, args.pool, args.queries,
                         dict(args.param), not args.no_protonet, split=args.split, calibration=args.calibration)
+    check_param_types(cfg.selectors, cfg.selector_params)  # a wrong type, named as the user typed it
     cfg.validate()  # before the slow loads
     biggest = max(cfg.shots)
     if biggest > cfg.ways * cfg.pool_per_class:
@@ -94,7 +95,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
                           f"--pool {cfg.pool_per_class} = {cfg.ways * cfg.pool_per_class})")
     if args.out:
         check_out_file(args.out)
-    check_param_types(cfg.selectors, cfg.selector_params)
     family = get_family(args.family)
     lm = FrozenLM.load(args.model, dtype=args.dtype, device=args.device)
     encoder = SentenceEncoder(args.encoder, device=args.device)
@@ -130,6 +130,8 @@ def check_param_types(selectors: Any, params: dict[str, Any]) -> None:
     from prompting.selectors import SELECTORS
 
     for name in selectors:
+        if name not in SELECTORS:
+            continue  # CompareConfig.validate names it
         for key, parameter in inspect.signature(SELECTORS[name].__init__).parameters.items():
             if key not in params or parameter.default is inspect.Parameter.empty or parameter.default is None:
                 continue

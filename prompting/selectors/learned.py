@@ -20,11 +20,14 @@ __all__ = ["Learned", "check_scorer_params"]
 
 def check_scorer_params(name: str, *, temperature: float, encoder_lr: float, num_candidates: int, steps: int,
                         rank: int, decay: float, folds: int, context: int) -> None:
-    if (temperature <= 0 or encoder_lr <= 0 or num_candidates < 2 or steps < 0 or rank < 0 or decay < 0
-            or folds < 2 or context < 0):
-        raise ConfigError(f"{name} selector: bad hyperparameters temperature={temperature}, encoder_lr={encoder_lr}, "
-                          f"num_candidates={num_candidates}, steps={steps}, rank={rank}, decay={decay}, "
-                          f"folds={folds}, context={context}")
+    """ConfigError naming the first hyperparameter out of its range."""
+    rules = [("temperature", temperature, temperature > 0, "> 0"), ("encoder_lr", encoder_lr, encoder_lr > 0, "> 0"),
+             ("num_candidates", num_candidates, num_candidates >= 2, ">= 2"), ("steps", steps, steps >= 0, ">= 0"),
+             ("rank", rank, rank >= 0, ">= 0"), ("decay", decay, decay >= 0, ">= 0"),
+             ("folds", folds, folds >= 2, ">= 2"), ("context", context, context >= 0, ">= 0")]
+    for key, value, ok, need in rules:
+        if not ok:
+            raise ConfigError(f"{name} selector: {key} must be {need}, got {value!r}")
 
 
 class Learned(Selector):

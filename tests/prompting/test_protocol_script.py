@@ -101,3 +101,12 @@ def test_tables_keep_the_families_other_processes_ran(protocol, tmp_path, monkey
     (tmp_path / "synthetic.json").rename(tmp_path / "wordnet.json")  # as a process for wordnet alone leaves it
     protocol["main"](["--report-only", "--families", "fortunes", "--out", str(tmp_path)])
     assert "### wordnet: 1 tasks" in (tmp_path / "tables.md").read_text()
+
+
+@pytest.mark.parametrize(("argv", "named"), [(["--param", "rank=-1"], "rank must be >= 0, got -1"),
+                                             (["--param", "rank"], "--param rank: use KEY=VALUE"),
+                                             (["--selectors", "knn,oracle"], "unknown selector 'oracle'")])
+def test_bad_selector_settings_are_refused_before_the_lm_loads(protocol, argv, named, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        protocol["parse_args"](argv)
+    assert exit_.value.code == 2 and named in capsys.readouterr().err

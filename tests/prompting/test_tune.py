@@ -73,7 +73,7 @@ def test_refuses_bad_config_and_another_protocol(tmp_path, family, fake_lm, fake
         _cfg(tmp_path, trials=0).validate()
     with pytest.raises(ConfigError, match="temprature"):
         _cfg(tmp_path, fixed={"temprature": 0.1}).validate()
-    with pytest.raises(ConfigError, match="temperature=-1"):
+    with pytest.raises(ConfigError, match="temperature must be > 0, got -1"):
         _cfg(tmp_path, fixed={"temperature": -1}).validate()
     with pytest.raises(ConfigError, match="k must be a positive integer"):
         _cfg(tmp_path, fixed={"k": 0}).validate()
