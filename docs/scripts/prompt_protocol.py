@@ -35,7 +35,8 @@ SELECTORS = "zero,random,knn,balanced_knn,bm25,bootstrap,learned,meta"
 # re-scored for that selector alone (its other columns stay), and a stale meta scorer is meta-trained again.
 # 2: learned and meta take LM feedback in a 3-example context and weigh class prototypes (learned: rank 0).
 # 3 (meta): rank 0 and learning rate 0.05, as learned.
-REVISIONS = {"learned": 2, "meta": 3}
+# 2 (bootstrap): 18 candidate sets, not 16: 144 LM prompts per k, learned's budget (it was 128).
+REVISIONS = {"learned": 2, "meta": 3, "bootstrap": 2}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

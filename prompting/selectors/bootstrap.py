@@ -64,11 +64,14 @@ class _Fitted(FittedSelector):
 class BootstrapRandomSearch(Selector):
     """One fixed demonstration set per task and k (the same for every query): the best of ``num_sets``
     random k-subsets of the pool by LM accuracy on ``val_size`` validation examples held out of the pool
-    (``num_sets * val_size`` LM prompts per k, spent on the first ``select`` at that k). Order: as drawn."""
+    (``num_sets * val_size`` LM prompts per k, spent on the first ``select`` at that k). Order: as drawn.
+
+    Defaults: 18 x 8 = 144 prompts per k, the LM budget of the ``learned`` selector's defaults (16 queries x
+    (8 candidates + 1)), so the two compare at equal LM calls at any one k."""
 
     name = "bootstrap"
 
-    def __init__(self, *, num_sets: int = 16, val_size: int = 8) -> None:
+    def __init__(self, *, num_sets: int = 18, val_size: int = 8) -> None:
         if num_sets < 1 or val_size < 1:
             raise ConfigError(f"bootstrap selector: num_sets and val_size must be positive, got {num_sets}, "
                               f"{val_size}")

@@ -78,7 +78,8 @@ def test_a_changed_selector_is_rescored_alone_on_finished_tasks(protocol, tmp_pa
         assert again["tasks"][t]["knn@4"] == -2.0  # an unchanged selector's column stands
         assert again["tasks"][t]["learned@4"] == first["tasks"][t]["learned@4"]  # re-scored: same seeds, same result
         assert again["tasks"][t]["meta+cc@4"] == first["tasks"][t]["meta+cc@4"]
-        assert again["revisions"][t] == {"knn": 1, **protocol["REVISIONS"]}
+        assert again["revisions"][t] == {"knn": 1, "learned": protocol["REVISIONS"]["learned"],
+                                         "meta": protocol["REVISIONS"]["meta"]}
     assert torch.load(tmp_path / "synthetic.meta.pt", weights_only=False)["revision"] == protocol["REVISIONS"]["meta"]
 
 

@@ -93,3 +93,12 @@ def test_calibrated_rows_undo_the_bias_for_any_selector(family, fake_lm, fake_en
         for k in (2, 4):
             assert biased[f"{name}+cc@{k}"] == plain[f"{name}@{k}"]  # calibration removes the known prior
         assert sum(biased[f"{name}@4"]) < sum(plain[f"{name}@4"])  # which had hurt
+
+
+def test_bootstrap_and_learned_spend_the_same_lm_prompts_by_default(family, fake_lm, fake_encoder):
+    task = family.tasks("test", 1, 0, ways=4, pool_per_class=8, queries_per_class=2)[0]
+    labels = dict(zip(task.classes, task.verbalisers))
+    make_selector("bootstrap").fit(task.pool, lm=fake_lm, labels=labels, seed=0).select(task.queries[0].text, 4)
+    spent = len(fake_lm.prompts)
+    make_selector("learned").fit(task.pool, lm=fake_lm, labels=labels, encoder=fake_encoder, seed=0)
+    assert spent == len(fake_lm.prompts) - spent == 144  # at one k: "better at equal LM calls" is a fair test
