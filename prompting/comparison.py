@@ -69,7 +69,9 @@ class CompareConfig:
 
 @dataclass
 class CompareResult:
-    """``rows``: one per method and k with mean, ci95 (t-based over tasks, None for one task) and n_tasks;
+    """``rows``: one per method and k with mean, ci95 (t-based over tasks, None for one task) and n_tasks,
+    and where kNN ran at that k, ``vs_knn`` and ``vs_knn_ci95``: the difference against kNN paired by task
+    (tasks share pools and queries, so the paired interval resolves far smaller gaps than the two means' own);
     ``per_task`` keyed ``method@k``.
     ``lm_prompts``: prompts scored to evaluate; ``selection_prompts``: prompts each selector sent to the LM
     itself while fitting and selecting (its LM budget, memo hits included)."""
@@ -90,6 +92,12 @@ class CompareResult:
         lines = [f"{'method':<{width}}" + "".join(f"{'k=' + str(k):>15}" for k in ks)]
         for m in methods:
             lines.append(f"{m:<{width}}" + "".join(f"{cell.get((m, k), '-'):>15}" for k in ks))
+        paired = {(r["method"], r["k"]): f"{100 * r['vs_knn']:+5.1f}" + ("" if r["vs_knn_ci95"] is None else
+                  f" ± {100 * r['vs_knn_ci95']:4.1f}") for r in self.rows if "vs_knn" in r}
+        if paired:
+            lines += ["", f"{'vs kNN, paired':<{width}}" + "".join(f"{'k=' + str(k):>15}" for k in ks)]
+            for m in dict.fromkeys(m for m, _ in paired):
+                lines.append(f"{m:<{width}}" + "".join(f"{paired.get((m, k), '-'):>15}" for k in ks))
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
@@ -99,14 +107,18 @@ class CompareResult:
 def _ci_rows(per_task: dict[str, list[float]]) -> list[dict[str, Any]]:
     """``ci95`` is the t-based half-width over tasks; ``None`` with one task (no interval there)."""
     from metaopt.stats import ci_or_none
-    from prompting.stats import mean_t95
+    from prompting.stats import mean_t95, paired_t95
 
     rows = []
     for key, scores in per_task.items():
         method, _, k = key.rpartition("@")
         mean, ci = mean_t95(scores)
-        rows.append({"method": method, "k": int(k), "mean": mean, "ci95": ci_or_none(ci),
-                     "n_tasks": len(scores)})
+        row = {"method": method, "k": int(k), "mean": mean, "ci95": ci_or_none(ci), "n_tasks": len(scores)}
+        knn = per_task.get(f"knn@{k}")
+        if method != "knn" and knn is not None and len(knn) == len(scores):
+            diff, diff_ci = paired_t95(scores, knn)
+            row.update(vs_knn=diff, vs_knn_ci95=ci_or_none(diff_ci))
+        rows.append(row)
     return rows
 
 

@@ -166,6 +166,10 @@ def _log(args: argparse.Namespace, cfg: Any, result: Any, model: str) -> str:
             mlflow.log_metric(f"acc.{r['method']}.k{r['k']}", r["mean"])
             if r["ci95"] is not None:  # no interval over one task
                 mlflow.log_metric(f"ci95.{r['method']}.k{r['k']}", r["ci95"])
+            if "vs_knn" in r:
+                mlflow.log_metric(f"vs_knn.{r['method']}.k{r['k']}", r["vs_knn"])
+                if r["vs_knn_ci95"] is not None:
+                    mlflow.log_metric(f"vs_knn_ci95.{r['method']}.k{r['k']}", r["vs_knn_ci95"])
         mlflow.log_dict(result.to_dict(), "compare.json")
         fig, ax = plt.subplots(figsize=(6, 4))
         for method in dict.fromkeys(r["method"] for r in result.rows):

@@ -64,6 +64,8 @@ def test_real_compare_logs_to_mlflow(tmp_path, capsys):
     run = client.get_run(result["mlflow_run_id"])
     assert run.info.status == "FINISHED"
     assert run.data.params["family"] == "chatterbot" and "acc.knn.k1" in run.data.metrics
+    assert "vs_knn.learned.k2" in run.data.metrics  # paired against kNN; one task has no interval to log
+    assert "vs_knn_ci95.learned.k2" not in run.data.metrics
     assert {a.path for a in client.list_artifacts(run.info.run_id)} >= {"accuracy_vs_k.png", "compare.json"}
 
 
