@@ -191,7 +191,7 @@ def run_family(name: str, args: argparse.Namespace, lm: Any, encoder: Any, out: 
         write_atomic(path, state)
 
 
-def tables(out: Path, families: list[str]) -> str:
+def tables(out: Path, families: list[str], planned: int = 40) -> str:
     """Markdown: per family, each method@k's mean ± t95 over tasks and its paired difference against kNN."""
     from prompting.stats import format_interval, mean_t95, paired_t95
 
@@ -224,7 +224,59 @@ def tables(out: Path, families: list[str]) -> str:
         if "meta_guard" in state:
             lines.append(f"meta guard: {state['meta_guard']}")
         lines.append("")
-    return "\n".join(lines)
+    return "\n".join(lines + targets(out, families, planned))
+
+
+def _paired(tasks: dict[str, dict[str, float]], key: str, ref: str) -> tuple[float, float, int] | None:
+    from prompting.stats import paired_t95
+
+    both = [t for t in tasks if key in tasks[t] and ref in tasks[t]]
+    if len(both) < 2:
+        return None
+    mean, half = paired_t95([tasks[t][key] for t in both], [tasks[t][ref] for t in both])
+    return mean, half, len(both)
+
+
+def targets(out: Path, families: list[str], planned: int = 40) -> list[str]:
+    """Issue #13's targets at the protocol's k, per selector and family: no worse than kNN (the paired interval's
+    lower end >= -1 point); a gain (>= +2 points, interval above zero), needed on at least two of three families;
+    better than bootstrap at equal LM calls (paired interval above zero). Provisional below ``planned`` tasks."""
+    from prompting.stats import format_interval
+
+    lines = ["### Targets (paired by task; learned and meta against kNN and bootstrap)", "",
+             "| family | selector | k | tasks | vs kNN (points) | no worse | gain | vs bootstrap (points) | better |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    verdicts: dict[str, list[tuple[bool, bool, bool]]] = {}
+    fewest = planned
+    for name in families:
+        path = out / f"{name}.json"
+        if not path.exists():
+            continue
+        state = json.loads(path.read_text())
+        k, tasks = state["config"]["k"], state["tasks"]
+        for selector in ("learned", "meta"):
+            key = f"{selector}@{k}"
+            knn, boot = _paired(tasks, key, f"knn@{k}"), _paired(tasks, key, f"bootstrap@{k}")
+            if knn is None:
+                continue
+            fewest = min(fewest, knn[2])
+            no_worse, gain = knn[0] - knn[1] >= -0.01, knn[0] >= 0.02 and knn[0] - knn[1] > 0
+            better = boot is not None and boot[0] - boot[1] > 0
+            verdicts.setdefault(selector, []).append((no_worse, gain, better))
+            lines.append(f"| {name} | {selector} | {k} | {knn[2]} | {format_interval(*knn[:2])} | "
+                         f"{'yes' if no_worse else 'no'} | {'yes' if gain else 'no'} | "
+                         f"{'-' if boot is None else format_interval(*boot[:2])} | {'yes' if better else 'no'} |")
+    if not verdicts:
+        return []
+    lines.append("")
+    for selector, rows in verdicts.items():
+        met = (len(rows) == 3 and all(r[0] for r in rows) and sum(r[1] for r in rows) >= 2
+               and all(r[2] for r in rows))
+        lines.append(f"{selector}: no worse than kNN on {sum(r[0] for r in rows)} of {len(rows)} families, a gain on "
+                     f"{sum(r[1] for r in rows)}, better than bootstrap on {sum(r[2] for r in rows)}: target "
+                     f"{'met' if met else 'not met'}"
+                     + (f" (provisional: {fewest} of {planned} tasks)" if fewest < planned else ""))
+    return lines + [""]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -248,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     known = FAMILIES.split(",")
     shown = [f for f in known if f in families or (out / f"{f}.json").exists()] + \
         [f for f in families if f not in known]
-    text = tables(out, shown)
+    text = tables(out, shown, args.tasks)
     (out / "tables.md").write_text(text)
     print(text)
     return 0

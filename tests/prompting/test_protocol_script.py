@@ -111,3 +111,29 @@ def test_bad_selector_settings_are_refused_before_the_lm_loads(protocol, argv, n
     with pytest.raises(SystemExit) as exit_:
         protocol["parse_args"](argv)
     assert exit_.value.code == 2 and named in capsys.readouterr().err
+
+
+def _family_file(out, name, gains, *, boot=0.5):
+    """A finished family whose learned@4 beats kNN@4 by ``gains[t]`` on task t (meta ties kNN)."""
+    tasks = {str(t): {"knn@4": 0.6 + 0.01 * (t % 3), "bootstrap@4": boot} for t in range(len(gains))}
+    for t, g in enumerate(gains):
+        tasks[str(t)].update({"learned@4": tasks[str(t)]["knn@4"] + g, "meta@4": tasks[str(t)]["knn@4"]})
+    (out / f"{name}.json").write_text(json.dumps({"config": {"k": 4}, "tasks": tasks}))
+
+
+def test_targets_are_judged_per_family_from_paired_intervals(protocol, tmp_path):
+    _family_file(tmp_path, "wordnet", [0.05, 0.04, 0.06, 0.05])  # +5 points, a tight interval: a gain
+    _family_file(tmp_path, "chatterbot", [0.03, 0.02, 0.04, 0.03])  # +3: a gain
+    _family_file(tmp_path, "fortunes", [0.0, 0.005, -0.005, 0.0])  # a tie within 1 point: no worse, no gain
+    lines = protocol["targets"](tmp_path, ["wordnet", "chatterbot", "fortunes"], planned=4)
+    # differences 5, 4, 6, 5 points: sd 0.816, t(3) = 3.182 -> ± 1.3
+    assert "| wordnet | learned | 4 | 4 | 5.0 ± 1.3 | yes | yes | 15.8 ± 2.4 | yes |" in lines
+    assert "| fortunes | learned | 4 | 4 | 0.0 ± 0.6 | yes | no | 10.7 ± 1.4 | yes |" in lines
+    assert any(line.startswith("learned: no worse than kNN on 3 of 3 families, a gain on 2, better than bootstrap "
+                               "on 3: target met") for line in lines)
+    assert any(line.startswith("meta:") and "a gain on 0" in line and "target not met" in line for line in lines)
+
+    _family_file(tmp_path, "fortunes", [-0.05, -0.01, -0.03, 0.0])  # the interval's lower end below -1 point
+    lines = protocol["targets"](tmp_path, ["wordnet", "chatterbot", "fortunes"], planned=40)
+    learned = next(line for line in lines if line.startswith("learned:"))
+    assert "no worse than kNN on 2 of 3" in learned and "target not met (provisional: 4 of 40 tasks)" in learned
