@@ -14,7 +14,7 @@ are printed and written to ``OUT/tables.md``.
     python docs/scripts/prompt_protocol.py --out docs/prompt_protocol            # the full protocol (hours on CPU)
     python docs/scripts/prompt_protocol.py --device cuda --dtype bfloat16 ...    # on a GPU
     python docs/scripts/prompt_protocol.py --tasks 2 --queries 2 --families fortunes --out /tmp/pilot   # a pilot
-    python docs/scripts/prompt_protocol.py --families chatterbot --threads 1 ...   # one family per core
+    python docs/scripts/prompt_protocol.py --jobs 2 --out docs/prompt_protocol   # families side by side, a core each
     python docs/scripts/prompt_protocol.py --report-only --out docs/prompt_protocol   # re-print the tables
 """
 
@@ -60,12 +60,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="CPU threads (default: up to 4). On 2 cores, a family per process at --threads 1 "
                          "scored 1.11-1.20x the prompts/s of one 2-thread process "
                          "(benchmarks/lm_threads_vs_processes.py)")
+    ap.add_argument("--jobs", type=int, default=1,
+                    help="families run at once, each in its own process on --threads (default: the cores / jobs)")
     ap.add_argument("--no-protonet", action="store_true")
     ap.add_argument("--out", default="docs/prompt_protocol")
     ap.add_argument("--report-only", action="store_true", help="print the tables from OUT and exit")
     args = ap.parse_args(argv)
     if args.threads is not None and args.threads < 1:
         ap.error(f"--threads must be at least 1, got {args.threads}")
+    if args.jobs < 1:
+        ap.error(f"--jobs must be at least 1, got {args.jobs}")
     from metaopt.errors import ConfigError
     from prompting.selectors import make_selector
 
@@ -279,10 +283,49 @@ def targets(out: Path, families: list[str], planned: int = 40) -> list[str]:
     return lines + [""]
 
 
+def family_commands(argv: list[str], families: list[str], jobs: int, threads: int | None) -> list[list[str]]:
+    """One command line per family: the same options, ``--families`` that family alone, ``--threads`` set."""
+    threads = threads or max(1, (os.cpu_count() or 1) // jobs)
+    rest, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in ("--families", "--jobs", "--threads"):
+            skip = True
+        elif not arg.startswith(("--families=", "--jobs=", "--threads=")):
+            rest.append(arg)
+    return [[sys.executable, __file__, *rest, "--families", f, "--threads", str(threads)] for f in families]
+
+
+def run_jobs(commands: list[list[str]], jobs: int) -> int:
+    """Runs the commands, ``jobs`` at a time; each resumes on its own, so a failed one can just be run again."""
+    import subprocess
+
+    running: list[subprocess.Popen] = []
+    failed = 0
+    for command in commands:
+        while len(running) >= jobs:
+            time.sleep(1)
+            failed += sum(p.returncode != 0 for p in running if p.poll() is not None)
+            running = [p for p in running if p.returncode is None]
+        running.append(subprocess.Popen(command, stdout=subprocess.DEVNULL))
+    failed += sum(p.wait() != 0 for p in running)
+    return failed
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     out = Path(args.out)
     families = [f for f in args.families.split(",") if f]
+    failed = 0
+    if args.jobs > 1 and len(families) > 1 and not args.report_only:
+        out.mkdir(parents=True, exist_ok=True)
+        failed = run_jobs(family_commands(argv, families, args.jobs, args.threads), args.jobs)
+        if failed:
+            print(f"{failed} of {len(families)} families failed (see their output above); run the same command "
+                  "again to resume", file=sys.stderr)
+        args.report_only = True  # the tables of what the processes wrote
     if not args.report_only:
         import torch
 
@@ -303,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     text = tables(out, shown, args.tasks)
     (out / "tables.md").write_text(text)
     print(text)
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

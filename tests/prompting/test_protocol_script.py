@@ -137,3 +137,24 @@ def test_targets_are_judged_per_family_from_paired_intervals(protocol, tmp_path)
     lines = protocol["targets"](tmp_path, ["wordnet", "chatterbot", "fortunes"], planned=40)
     learned = next(line for line in lines if line.startswith("learned:"))
     assert "no worse than kNN on 2 of 3" in learned and "target not met (provisional: 4 of 40 tasks)" in learned
+
+
+def test_jobs_run_one_family_per_process(protocol, monkeypatch):
+    import os
+    import sys
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    commands = protocol["family_commands"](["--out", "o", "--families=wordnet,fortunes", "--jobs", "2", "--k", "4"],
+                                           ["wordnet", "fortunes"], 2, None)
+    assert [c[2:] for c in commands] == [["--out", "o", "--k", "4", "--families", f, "--threads", "4"]
+                                         for f in ("wordnet", "fortunes")]  # 8 cores / 2 jobs
+    assert all(c[0] == sys.executable and c[1].endswith("prompt_protocol.py") for c in commands)
+    assert protocol["family_commands"](["--jobs", "2"], ["wordnet"], 2, 3)[0][-2:] == ["--threads", "3"]
+    ok, bad = [sys.executable, "-c", "pass"], [sys.executable, "-c", "raise SystemExit(3)"]
+    assert protocol["run_jobs"]([ok, bad, bad, ok], 2) == 2
+
+
+def test_jobs_below_one_is_refused(protocol, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        protocol["parse_args"](["--jobs", "0"])
+    assert exit_.value.code == 2 and "--jobs must be at least 1, got 0" in capsys.readouterr().err
