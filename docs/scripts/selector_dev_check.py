@@ -68,12 +68,21 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--out is required (or --report JSON)")
     if args.selector == "meta" and args.split == "train":
         raise SystemExit("--selector meta is meta-trained on the train classes: check it on --split val")
-
     from metaopt.errors import ConfigError
+    from prompting.selectors import make_selector
+
+    try:  # a bad variant fails here, before the LM loads
+        variants = [json.loads(v) for v in args.variant] or [{}]
+        for text, v in zip(args.variant, variants):
+            if not isinstance(v, dict):
+                raise TypeError(f"{text} is not a JSON object of selector params")
+            make_selector(args.selector, **v)
+    except (json.JSONDecodeError, ConfigError, TypeError) as exc:
+        ap.error(f"--variant: {exc}")
+
     from prompting.encoder import SentenceEncoder
     from prompting.lm import FrozenLM
     from prompting.prompt import build_prompt, continuations
-    from prompting.selectors import make_selector
     from prompting.tasks import get_family
 
     torch.set_num_threads(2)
@@ -87,7 +96,6 @@ def main(argv: list[str] | None = None) -> int:
             continue
     else:
         raise SystemExit(f"{args.family}: no {args.ways}-way {args.split} task with a pool of {args.pool} per class")
-    variants = [json.loads(v) for v in args.variant] or [{}]
     selectors = {}
     for v in variants:
         selector = make_selector(args.selector, **v)
