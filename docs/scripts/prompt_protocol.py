@@ -9,7 +9,8 @@ is refused). The meta selector's scorer is meta-trained once per family and kept
 When a selector's method changes (``REVISIONS``), the finished tasks are re-scored for that selector alone on
 the next run, task by task and resumably, and its other columns stay.
 The tables (mean ± t-based 95% interval over tasks; differences against kNN at the same k, paired by task)
-are printed and written to ``OUT/tables.md``.
+are printed and written to ``OUT/tables.md``, and each family's figure to ``OUT/FAMILY.png``
+(``protocol_plots.py``).
 
     python docs/scripts/prompt_protocol.py --out docs/prompt_protocol            # the full protocol (hours on CPU)
     python docs/scripts/prompt_protocol.py --device cuda --dtype bfloat16 ...    # on a GPU
@@ -346,6 +347,11 @@ def main(argv: list[str] | None = None) -> int:
     text = tables(out, shown, args.tasks)
     (out / "tables.md").write_text(text)
     print(text)
+    sys.path.insert(0, str(Path(__file__).parent))
+    from protocol_plots import plot_all
+
+    for png in plot_all(out, shown):
+        print(f"figure: {png}")
     return 1 if failed else 0
 
 

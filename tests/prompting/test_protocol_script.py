@@ -102,6 +102,7 @@ def test_tables_keep_the_families_other_processes_ran(protocol, tmp_path, monkey
     (tmp_path / "synthetic.json").rename(tmp_path / "wordnet.json")  # as a process for wordnet alone leaves it
     protocol["main"](["--report-only", "--families", "fortunes", "--out", str(tmp_path)])
     assert "### wordnet: 1 tasks" in (tmp_path / "tables.md").read_text()
+    assert (tmp_path / "wordnet.png").read_bytes()[:4] == b"\x89PNG"  # its figure too
 
 
 @pytest.mark.parametrize(("argv", "named"), [(["--param", "rank=-1"], "rank must be >= 0, got -1"),
