@@ -52,6 +52,17 @@ def _isolate_mlflow_tracking_uri():
         os.environ["MLFLOW_TRACKING_URI"] = before
 
 
+@pytest.fixture
+def lm_must_not_load(monkeypatch):
+    """Bad input must be refused before the slow LM load: loading it fails the test."""
+    import prompting.lm
+
+    def no_load(*args, **kwargs):
+        raise AssertionError("the LM was loaded before the input was checked")
+
+    monkeypatch.setattr(prompting.lm.FrozenLM, "load", no_load)
+
+
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory):
     """A real ``mlflow server`` (SQLite store, served artifacts) on a free 127.0.0.1 port; yields its

@@ -198,7 +198,7 @@ def run_family(name: str, args: argparse.Namespace, lm: Any, encoder: Any, out: 
 
 def tables(out: Path, families: list[str], planned: int = 40) -> str:
     """Markdown: per family, each method@k's mean ± t95 over tasks and its paired difference against kNN."""
-    from prompting.stats import format_interval, mean_t95, paired_t95
+    from prompting.stats import format_interval, mean_t95
 
     lines = []
     for name in families:
@@ -218,9 +218,8 @@ def tables(out: Path, families: list[str], planned: int = 40) -> str:
             have = [t for t in tasks if key in tasks[t]]
             mean, half = mean_t95([tasks[t][key] for t in have])
             ref = f"knn@{k}" if method != "zero" else f"knn@{cfg['k']}"
-            both = [t for t in have if ref in tasks[t]]
-            diff = "-" if key == ref or not both else format_interval(
-                *paired_t95([tasks[t][key] for t in both], [tasks[t][ref] for t in both]))
+            paired = None if key == ref else _paired(tasks, key, ref, least=1)
+            diff = "-" if paired is None else format_interval(*paired[:2])
             lines.append(f"| {method} | {k} | {len(have)} | {format_interval(mean, half)} | {diff} |")
         budget = state.get("selection_prompts", {})
         if budget:
@@ -232,11 +231,14 @@ def tables(out: Path, families: list[str], planned: int = 40) -> str:
     return "\n".join(lines + targets(out, families, planned))
 
 
-def _paired(tasks: dict[str, dict[str, float]], key: str, ref: str) -> tuple[float, float, int] | None:
+def _paired(tasks: dict[str, dict[str, float]], key: str, ref: str,
+            least: int = 2) -> tuple[float, float, int] | None:
+    """``key`` minus ``ref`` over the tasks that have both: mean, t95 half-width (nan at one task), tasks;
+    None below ``least`` tasks."""
     from prompting.stats import paired_t95
 
     both = [t for t in tasks if key in tasks[t] and ref in tasks[t]]
-    if len(both) < 2:
+    if len(both) < max(1, least):
         return None
     mean, half = paired_t95([tasks[t][key] for t in both], [tasks[t][ref] for t in both])
     return mean, half, len(both)

@@ -193,13 +193,8 @@ def test_prompt_param_of_the_wrong_type_fails_before_loading(param, tmp_path, ca
 @pytest.mark.parametrize(("param", "named"), [("rank=-1", "rank must be >= 0, got -1"),
                                               ("context=-2", "context must be >= 0, got -2"),
                                               ("num_candidates=1", "num_candidates must be >= 2, got 1")])
-def test_prompt_param_out_of_range_is_named_before_the_lm_loads(param, named, tmp_path, capsys, monkeypatch):
-    import prompting.lm
-
-    def no_load(*args, **kwargs):
-        raise AssertionError("the LM was loaded before the hyperparameters were checked")
-
-    monkeypatch.setattr(prompting.lm.FrozenLM, "load", no_load)
+def test_prompt_param_out_of_range_is_named_before_the_lm_loads(param, named, tmp_path, capsys, monkeypatch,
+                                                                lm_must_not_load):
     monkeypatch.chdir(tmp_path)
     code, _, err = run_cli(["prompt", "compare", "--family", "wordnet", "--selectors", "knn,learned", "--no-track",
                             "--param", param], capsys)

@@ -58,13 +58,7 @@ def test_report_reprints_the_table_of_a_finished_check(tmp_path, capsys):
 @pytest.mark.parametrize(("variant", "named"), [('{"rank": -1}', "rank must be >= 0, got -1"),
                                                 ("{rank", "Expecting property name"),
                                                 ("[1]", "[1] is not a JSON object")])
-def test_a_bad_variant_is_refused_before_the_lm_loads(variant, named, tmp_path, monkeypatch, capsys):
-    import prompting.lm
-
-    def no_load(*args, **kwargs):
-        raise AssertionError("the LM was loaded before the variants were checked")
-
-    monkeypatch.setattr(prompting.lm.FrozenLM, "load", no_load)
+def test_a_bad_variant_is_refused_before_the_lm_loads(variant, named, tmp_path, capsys, lm_must_not_load):
     script = runpy.run_path(str(ROOT / "docs" / "scripts" / "selector_dev_check.py"), run_name="dev_check")
     with pytest.raises(SystemExit) as exit_:
         script["main"](["--variant", variant, "--out", str(tmp_path / "dev.json")])
