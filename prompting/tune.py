@@ -7,7 +7,8 @@ that ``metaopt report`` reads. What differs is the trial: instead of meta-traini
 point of ``search_spaces.prompt_selector`` on the family's *validation* classes (the same tasks and
 queries for every trial, so trials differ only by their hyperparameters), reporting the running mean
 after every task so a pruner can stop a hopeless point early. The best point is then scored on held-out
-*test* tasks, beside the selector's default hyperparameters on the same tasks.
+*test* tasks, beside the selector's default hyperparameters and kNN (at the best point's k) on the same
+tasks, with both differences paired by task.
 """
 
 from __future__ import annotations
@@ -237,6 +238,44 @@ def _evaluate(cfg: PromptTuneConfig, study: Any, best: Any, **parts: Any) -> Non
     mlflow.set_tags({"best_trial": best.number, "best_params": str(best.params)[:500]})
 
 
+def _knn_baseline(cfg: PromptTuneConfig, study: Any, best: Any, **parts: Any) -> None:
+    """kNN, the retriever ``learned`` and ``meta`` start from, at the best point's k and calibration on the
+    same test tasks: whether tuning was worth it is the paired difference to it. Scores are kept per
+    (k, calibration) in the study, so a later best trial with a k already seen costs no LM calls."""
+    import mlflow
+
+    from prompting.comparison import selector_scores
+
+    point = _knn_point(best)
+    key, knn = _knn_key(point), dict(study.user_attrs.get("knn_test_scores", {}))
+    if key not in knn:
+        knn[key] = selector_scores(point, selector="knn", split="test", tasks=cfg.test_tasks, seeds=cfg.seeds,
+                                   **parts, **cfg.sizes())
+        study.set_user_attr("knn_test_scores", knn)
+    study.set_user_attr("knn_key", key)
+    paired = _vs_knn(study.user_attrs["best_test_scores"], knn[key])
+    mlflow.log_metrics({name: value for name, value in paired.items() if value is not None})
+
+
+def _knn_point(best: Any) -> dict[str, Any]:
+    params = best.user_attrs["selector_params"]
+    return {"k": int(params.get("k", DEFAULT_K)), "calibrate": bool(params.get("calibrate", False))}
+
+
+def _knn_key(point: dict[str, Any]) -> str:
+    return f"k={point['k']}" + (", calibrated" if point["calibrate"] else "")
+
+
+def _vs_knn(best: list[float], knn: list[float]) -> dict[str, Any]:
+    """kNN's test score and the best point's difference to it, paired by task (t-based 95% CI)."""
+    from metaopt.stats import ci_or_none, mean_ci95
+
+    mean, ci = mean_ci95(knn)
+    diff, diff_ci = mean_ci95([b - n for b, n in zip(best, knn)])
+    return {"knn_test_mean": mean, "knn_test_ci95": ci_or_none(ci), "vs_knn_mean": diff,
+            "vs_knn_ci95": ci_or_none(diff_ci)}
+
+
 def _results(study: Any, best: Any) -> dict[str, Any]:
     """The summary's result keys; ``gain_*``: best minus defaults, mean ± 95% CI over the paired test tasks."""
     from metaopt.stats import ci_or_none, mean_ci95
@@ -249,6 +288,9 @@ def _results(study: Any, best: Any) -> dict[str, Any]:
         gain, ci = mean_ci95([b - d for b, d in zip(attrs["best_test_scores"], attrs["default_test_scores"])])
         out.update(default_params=attrs["default_params"], default_test_mean=attrs["default_test_mean"],
                    default_test_ci95=attrs["default_test_ci95"], gain_mean=gain, gain_ci95=ci_or_none(ci))
+    if attrs.get("knn_key") in attrs.get("knn_test_scores", {}):
+        out.update(knn_params=attrs["knn_key"], **_vs_knn(attrs["best_test_scores"],
+                                                         attrs["knn_test_scores"][attrs["knn_key"]]))
     return out
 
 
@@ -256,7 +298,8 @@ def tune_selector(cfg: PromptTuneConfig, *, family: TaskFamily, lm: LabelScorer,
                   encoder: TextEncoder) -> dict[str, Any]:
     """Run (or resume) the study and return its summary (the CLI's ``--json``): counts by state, the best
     trial's params and validation score, and its test accuracy ± 95% CI beside the defaults' (``default_*``,
-    ``gain_*``). The test scores are computed once per best trial and kept in the study's user attrs."""
+    ``gain_*``) and kNN's at the same k (``knn_*``, ``vs_knn_*``), both paired by task. The test scores are
+    computed once per best trial and kept in the study's user attrs."""
     import mlflow
     from optuna.trial import TrialState
 
@@ -291,8 +334,11 @@ def tune_selector(cfg: PromptTuneConfig, *, family: TaskFamily, lm: LabelScorer,
         if not any(t.state == TrialState.COMPLETE for t in trials):
             return {**summary, "seconds": round(time.perf_counter() - started, 2)}
         best = study.best_trial
-        if study.user_attrs.get("best_trial") != best.number or "best_test_mean" not in study.user_attrs:
+        new_best = study.user_attrs.get("best_trial") != best.number or "best_test_mean" not in study.user_attrs
+        if new_best:
             _evaluate(cfg, study, best, **parts)
+        if cfg.baseline and (new_best or study.user_attrs.get("knn_key") != _knn_key(_knn_point(best))):
+            _knn_baseline(cfg, study, best, **parts)
         summary.update(_results(study, best))
     summary["seconds"] = round(time.perf_counter() - started, 2)
     return summary

@@ -24,7 +24,8 @@ every trial. Each trial scores its point on --tasks tasks per seed of the family
 (the same tasks and queries for every trial); the running mean is reported after each task, so
 --pruner median|sha|hyperband|wilcoxon can stop a trial early (default none: a few tasks per trial are
 too few to prune on). The best point is then scored on --test-tasks tasks per seed of the held-out TEST
-classes, beside the selector's defaults (k=4 plus your --param values) on the same tasks: mean ± 95% CI.
+classes, beside the selector's defaults (k=4 plus your --param values) and kNN at the best point's k on
+the same tasks: mean ± 95% CI, and both differences paired by task (--no-baseline skips the two).
 
 Running the same command again resumes the study (--trials is the study's total); a study refuses
 another family, selector, task sizes, seeds, --param values or model. --seed also seeds the sampler.
@@ -57,7 +58,7 @@ def add_tune(psub: Any) -> None:
                    help="validation tasks per seed per trial (default 2); no --val-every: every task is reported")
     g.add_argument("--test-tasks", type=positive_int, default=5, help="test tasks per seed for the best (default 5)")
     add_task_args(g)  # the first seed also seeds the sampler
-    g.add_argument("--no-baseline", action="store_true", help="do not score the default hyperparameters on test")
+    g.add_argument("--no-baseline", action="store_true", help="do not score the defaults and kNN on test")
     g = p.add_argument_group("search and storage")
     g.add_argument("--sampler", choices=SAMPLERS, default="tpe", help="Optuna sampler (default tpe)")
     g.add_argument("--pruner", choices=PRUNERS, default="none", help="pruner over validation tasks (default none)")
@@ -113,6 +114,11 @@ def cmd_tune(args: argparse.Namespace) -> int:
                   f"{format_ci(summary['default_test_mean'], summary['default_test_ci95'], **pct)} (same tasks); "
                   f"gain {format_ci(summary['gain_mean'], summary['gain_ci95'], scale=100.0, digits=1)} points, "
                   "paired by task")
+        if "knn_test_mean" in summary:
+            print(f"knn ({summary['knn_params']}): "
+                  f"{format_ci(summary['knn_test_mean'], summary['knn_test_ci95'], **pct)} (same tasks); "
+                  f"best vs knn {format_ci(summary['vs_knn_mean'], summary['vs_knn_ci95'], scale=100.0, digits=1)} "
+                  "points, paired by task")
     if args.json:
         print_json(summary)
     return 0

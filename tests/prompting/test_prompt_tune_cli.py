@@ -56,6 +56,7 @@ def test_same_command_again_resumes(capsys, tmp_path, monkeypatch, family, fake_
     first = json.loads(out[-1])
     assert first["trials"] == 2 and first["study"] == "prompt-synthetic-learned" and first["model"] == "fake (float32)"
     assert any(line.startswith("test accuracy:") for line in out) and any("defaults" in line for line in out)
+    assert any(line.startswith(f"knn (k={first['params']['k']}): ") and "best vs knn" in line for line in out)
     main(argv)  # the budget is spent: nothing new runs, the stored test score is reported again
     again = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert again["trials"] == 2 and again["test_mean"] == first["test_mean"]
@@ -69,10 +70,12 @@ def test_same_command_again_resumes(capsys, tmp_path, monkeypatch, family, fake_
 def test_real_tiny_study(tmp_path, capsys):
     main(["prompt", "tune", "--family", "chatterbot", "--selector", "learned", "--trials", "2", "--tasks", "1",
           "--test-tasks", "1", "--ways", "2", "--pool", "2", "--queries", "1", "--param", "k=1", "--param",
-          "num_candidates=2", "--param", "train_queries=1", "--param", "steps=3", "--no-baseline",
+          "num_candidates=2", "--param", "train_queries=1", "--param", "steps=3",
           "--storage", f"sqlite:///{tmp_path}/optuna.db", "--tracking-uri", f"sqlite:///{tmp_path}/mlflow.db",
           "--no-progress", "--json"])
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["states"]["complete"] == 2 and summary["model"].startswith("smollm2")
     assert summary["params"]["k"] == 1 and 0.0 < summary["params"]["temperature"] <= 1.0
     assert 0 <= summary["best_val"] <= 1 and 0 <= summary["test_mean"] <= 1 and summary["test_tasks"] == 1
+    assert summary["knn_params"] == "k=1" and 0 <= summary["knn_test_mean"] <= 1  # kNN on the real LM too
+    assert summary["vs_knn_mean"] == summary["test_mean"] - summary["knn_test_mean"]

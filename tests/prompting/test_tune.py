@@ -29,6 +29,8 @@ def test_study_scores_val_classes_resumes_and_logs_children(tmp_path, family, fa
     assert first["default_params"] == {"k": 4, "steps": 3, "train_queries": 2}
     assert 0 <= first["default_test_mean"] <= 1
     assert first["gain_mean"] == pytest.approx(first["test_mean"] - first["default_test_mean"])  # same tasks
+    assert first["knn_params"] == f"k={first['params']['k']}"  # kNN at the best point's k, on the same tasks
+    assert first["vs_knn_mean"] == pytest.approx(first["test_mean"] - first["knn_test_mean"])
 
     val = {family.verbalisers[c] for c in family.classes("val")}
     test = {family.verbalisers[c] for c in family.classes("test")}
@@ -53,7 +55,29 @@ def test_study_scores_val_classes_resumes_and_logs_children(tmp_path, family, fa
     assert {r.data.tags["trial_state"] for r in children} == {"COMPLETE"}
     assert all("val_mean" in r.data.metrics and "temperature" in r.data.params for r in children)
     parent = client.get_run(resumed["mlflow_parent_run_id"])
-    assert parent.info.status == "FINISHED" and {"test_mean", "default_test_mean"} <= set(parent.data.metrics)
+    assert parent.info.status == "FINISHED"
+    assert {"test_mean", "default_test_mean", "knn_test_mean", "vs_knn_mean"} <= set(parent.data.metrics)
+    assert study.user_attrs["knn_key"] == resumed["knn_params"] in study.user_attrs["knn_test_scores"]
+
+
+def test_knn_baseline_is_scored_once_per_k(tmp_path, family, fake_lm, fake_encoder, monkeypatch):
+    import prompting.comparison
+
+    calls: list[tuple[str, dict]] = []
+    real = prompting.comparison.selector_scores
+
+    def counting(params, **kw):
+        calls.append((kw.get("selector", "learned"), dict(params)))
+        return real(params, **kw)
+
+    monkeypatch.setattr(prompting.comparison, "selector_scores", counting)
+    parts = {"family": family, "lm": fake_lm, "encoder": fake_encoder}
+    first = tune_selector(_cfg(tmp_path, fixed={"k": 2, "steps": 3, "train_queries": 2}), **parts)
+    assert [p for s, p in calls if s == "knn"] == [{"k": 2, "calibrate": False}]
+    calls.clear()
+    again = tune_selector(_cfg(tmp_path, trials=3, fixed={"k": 2, "steps": 3, "train_queries": 2}), **parts)
+    assert not [s for s, _ in calls if s == "knn"]  # same k: the stored kNN scores serve every later best
+    assert again["knn_test_mean"] == first["knn_test_mean"] and again["knn_params"] == "k=2"
 
 
 def test_pruner_stops_trials_after_a_validation_task(tmp_path, family, fake_lm, fake_encoder, monkeypatch):
