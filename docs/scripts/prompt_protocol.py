@@ -77,10 +77,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     bad = [p for p in args.param if "=" not in p]
     if bad:
         ap.error(f"--param {bad[0]}: use KEY=VALUE")
-    params = {k: _value(v) for k, v in (p.split("=", 1) for p in args.param)}
+    args.params_text = dict(p.split("=", 1) for p in args.param)  # as the JSON config keeps them
+    args.params = {k: _value(v) for k, v in args.params_text.items()}
     try:  # a bad selector or hyperparameter fails before the LM loads
         for name in args.selectors.split(","):
-            make_selector(name, **params)
+            make_selector(name, **args.params)
     except (ConfigError, TypeError) as exc:
         ap.error(str(exc))
     return args
@@ -97,7 +98,7 @@ def config_of(args: argparse.Namespace, family: str, queries: int) -> dict[str, 
     return {"family": family, "selectors": args.selectors.split(","), "calibration": args.calibration,
             "k": args.k, "extra_ks": [int(k) for k in args.extra_ks.split(",") if k], "subset": args.subset,
             "ways": args.ways, "pool": args.pool, "queries_per_class": queries, "seed": args.seed,
-            "params": dict(p.split("=", 1) for p in args.param), "model": args.model or "smollm2",
+            "params": args.params_text, "model": args.model or "smollm2",
             "dtype": args.dtype, "protonet": not args.no_protonet}
 
 
@@ -159,7 +160,7 @@ def run_family(name: str, args: argparse.Namespace, lm: Any, encoder: Any, out: 
         raise SystemExit(f"{path} holds another configuration; use another --out (have {state['config']})")
     selectors = [s for s in config["selectors"]]
     cfg = CompareConfig(name, tuple(s for s in selectors if s != "meta"), (args.k,), args.tasks, (args.seed,),
-                        args.ways, args.pool, queries, {k: _value(v) for k, v in config["params"].items()},
+                        args.ways, args.pool, queries, args.params,
                         not args.no_protonet, split="test", calibration=args.calibration)
     cfg.validate()
     selection: dict[str, int] = state.get("selection_prompts", {})

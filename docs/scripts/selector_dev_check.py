@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.out:
         ap.error("--out is required (or --report JSON)")
     if args.selector == "meta" and args.split == "train":
-        raise SystemExit("--selector meta is meta-trained on the train classes: check it on --split val")
+        ap.error("--selector meta is meta-trained on the train classes: check it on --split val")
     from metaopt.errors import ConfigError
     from prompting.selectors import make_selector
 

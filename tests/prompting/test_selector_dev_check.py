@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.parametrize("selector", ["learned", "meta"])
 def test_dev_check_scores_knn_and_each_variant_per_task(selector, tmp_path, monkeypatch, family, fake_lm,
-                                                        fake_encoder):
+                                                        fake_encoder, capsys):
     import prompting.encoder
     import prompting.lm
     import prompting.tasks
@@ -38,8 +38,9 @@ def test_dev_check_scores_knn_and_each_variant_per_task(selector, tmp_path, monk
         untrained = row[json.dumps(json.loads(variants[1]))]
         assert untrained["steps"] == 0 and untrained["prototype_weight"] == 0.0
         assert untrained["accuracy"] == row["knn"]["accuracy"]  # 0 steps is kNN itself
-    with pytest.raises(SystemExit, match="val"):
+    with pytest.raises(SystemExit) as refused:  # argparse's usage error: exit 2, one line naming the fix
         script["main"](["--selector", "meta", "--split", "train", "--out", str(out)])
+    assert refused.value.code == 2 and "check it on --split val" in capsys.readouterr().err
 
 
 def test_report_reprints_the_table_of_a_finished_check(tmp_path, capsys):
