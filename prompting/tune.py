@@ -269,23 +269,25 @@ def _knn_key(point: dict[str, Any]) -> str:
 def _vs_knn(best: list[float], knn: list[float]) -> dict[str, Any]:
     """kNN's test score and the best point's difference to it, paired by task (t-based 95% CI)."""
     from metaopt.stats import ci_or_none, mean_ci95
+    from prompting.stats import paired_t95
 
     mean, ci = mean_ci95(knn)
-    diff, diff_ci = mean_ci95([b - n for b, n in zip(best, knn)])
+    diff, diff_ci = paired_t95(best, knn)
     return {"knn_test_mean": mean, "knn_test_ci95": ci_or_none(ci), "vs_knn_mean": diff,
             "vs_knn_ci95": ci_or_none(diff_ci)}
 
 
 def _results(study: Any, best: Any) -> dict[str, Any]:
     """The summary's result keys; ``gain_*``: best minus defaults, mean ± 95% CI over the paired test tasks."""
-    from metaopt.stats import ci_or_none, mean_ci95
+    from metaopt.stats import ci_or_none
+    from prompting.stats import paired_t95
 
     attrs = study.user_attrs
     out = {"best_trial": best.number, "params": best.user_attrs["selector_params"], "best_val": best.value,
            "best_val_ci95": best.user_attrs.get("val_ci95"), "test_mean": attrs["best_test_mean"],
            "test_ci95": attrs["best_test_ci95"], "test_tasks": len(attrs["best_test_scores"])}
     if "default_test_mean" in attrs:
-        gain, ci = mean_ci95([b - d for b, d in zip(attrs["best_test_scores"], attrs["default_test_scores"])])
+        gain, ci = paired_t95(attrs["best_test_scores"], attrs["default_test_scores"])
         out.update(default_params=attrs["default_params"], default_test_mean=attrs["default_test_mean"],
                    default_test_ci95=attrs["default_test_ci95"], gain_mean=gain, gain_ci95=ci_or_none(ci))
     if attrs.get("knn_key") in attrs.get("knn_test_scores", {}):

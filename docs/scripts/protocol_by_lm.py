@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
-METHODS = ("zero", "random", "knn", "balanced_knn", "bm25", "bootstrap", "learned", "meta")
-FAMILIES = ("wordnet", "chatterbot", "fortunes")
+sys.path.insert(0, str(Path(__file__).parent))
+from prompt_protocol import FAMILIES, SELECTORS  # noqa: E402  (the protocol's own lists, comma-separated)
+
+METHODS = tuple(SELECTORS.split(","))
 
 
 def load(outs: list[Path], family: str) -> list[dict[str, Any]] | None:
@@ -123,7 +126,7 @@ def figure(drawn: dict[str, Any], png: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("outs", nargs="+", type=Path, help="one prompt_protocol.py --out directory per LM")
-    ap.add_argument("--families", default=",".join(FAMILIES))
+    ap.add_argument("--families", default=FAMILIES)
     ap.add_argument("--out", type=Path, help="write the tables here, and the figure beside it as .png")
     args = ap.parse_args(argv)
     if len(args.outs) < 2:
