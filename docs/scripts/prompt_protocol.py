@@ -5,7 +5,8 @@ For each family: ``--tasks`` held-out test tasks (``--ways`` classes, ``--pool``
 ``--queries`` queries per class: fewer only where the family's test classes lack the texts), k = ``--k`` for
 every task and ``--extra-ks`` on the first ``--subset`` tasks. Per-task accuracies go to ``OUT/FAMILY.json``
 after every task; running the same command again skips the tasks already there (a different configuration
-is refused). The meta selector's scorer is meta-trained once per family and kept in ``OUT/FAMILY.meta.pt``.
+is refused). The meta selector's scorer is meta-trained once per family and kept in ``OUT/FAMILY.meta.pt``; its
+LM feedback is kept task by task in ``OUT/FAMILY.meta.feedback.pkl`` (not committed), so meta-training resumes too.
 When a selector's method changes (``REVISIONS``), the finished tasks are re-scored for that selector alone on
 the next run, task by task and resumably, and its other columns stay.
 The tables (mean ± t-based 95% interval over tasks; differences against kNN at the same k, paired by task)
@@ -125,7 +126,6 @@ def meta_selector(path: Path, cfg: Any, *, family: Any, lm: Any, encoder: Any, s
     """The meta selector, meta-trained once and kept beside the scores (a resumed run does not retrain it)."""
     import torch
 
-    from prompting.comparison import _Counting
     from prompting.selectors import make_selector
     from prompting.selectors._scorer import GuardReport, ResidualScorer
 
@@ -136,10 +136,10 @@ def meta_selector(path: Path, cfg: Any, *, family: Any, lm: Any, encoder: Any, s
         scorer.load_state_dict(saved["state"])
         selection.update(saved["selection"])
         return type(template)(**template.params(), scorer=scorer.eval(), report=GuardReport(**saved["report"]))
-    counted = _Counting(lm)
-    trained = template.meta_train(family, lm=counted, encoder=encoder, seed=cfg.seeds[0], progress=True,
-                                  **cfg.sizes())
-    selection["meta (meta-training)"] = counted.prompts
+    # the feedback is kept task by task, so a run stopped during meta-training resumes at its next task
+    trained = template.meta_train(family, lm=lm, encoder=encoder, seed=cfg.seeds[0], progress=True,
+                                  feedback_file=path.with_suffix(".feedback.pkl"), **cfg.sizes())
+    selection["meta (meta-training)"] = trained.feedback_prompts
     torch.save({"state": trained._scorer.state_dict(), "report": asdict(trained.report), "selection": selection,
                 "revision": REVISIONS["meta"]}, path)
     return trained

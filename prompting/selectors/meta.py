@@ -4,14 +4,18 @@ validation on held-out *tasks* (folds by task), so what it keeps is what transfe
 
 from __future__ import annotations
 
+import os
+import pickle
 from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from metaopt.errors import ConfigError
 from prompting.encoder import TextEncoder
-from prompting.lm import LabelScorer
+from prompting.lm import CountingScorer, LabelScorer
 from prompting.selectors._feedback import Feedback, ScoredSelector, lm_feedback
 from prompting.selectors._scorer import GuardReport, ResidualScorer, guarded_scorer
 from prompting.selectors.base import FittedSelector, Selector, need_encoder
@@ -49,25 +53,54 @@ class MetaLearned(Selector):
         self.rank, self.decay, self.folds, self.context = rank, decay, folds, context
         self._scorer = scorer
         self._report = report
+        self._feedback_prompts = 0
 
     @property
     def trained(self) -> bool:
         return self._scorer is not None
 
     def meta_train(self, family: TaskFamily, *, lm: LabelScorer, encoder: TextEncoder, seed: int = 0,
-                   split: str = "train", progress: bool = False, **sizes: int) -> MetaLearned:
-        """A new, trained selector with the same hyperparameters; ``self`` is left as it was."""
+                   split: str = "train", progress: bool = False, feedback_file: str | os.PathLike[str] | None = None,
+                   **sizes: int) -> MetaLearned:
+        """A new, trained selector with the same hyperparameters; ``self`` is left as it was.
+
+        Collecting the LM feedback is nearly all of the cost (``meta_tasks`` x ``train_queries`` x
+        ``num_candidates`` prompts). With ``feedback_file``, each task's feedback is kept there as soon as it is
+        collected, so an interrupted meta-training run resumes at the next task; a file collected with another
+        family, split, seed, sizes, LM or feedback setting is refused. ``feedback_prompts`` on the result counts
+        the prompts the feedback cost, resumed tasks included."""
+        key = {"family": family.name, "split": split, "seed": seed, "sizes": dict(sorted(sizes.items())),
+               "lm": str(getattr(lm, "name", type(lm).__name__)), "encoder": type(encoder).__name__,
+               "train_queries": self.train_queries, "num_candidates": self.num_candidates, "context": self.context}
+        store = FeedbackStore(feedback_file, key) if feedback_file is not None else None
         feedback: list[Feedback] = []
+        prompts = 0
         tasks = family.tasks(split, self.meta_tasks, seed, **sizes)  # type: ignore[arg-type]
         for i, task in enumerate(tqdm(tasks, desc="meta-train feedback", disable=not progress, leave=False)):
-            labels = dict(zip(task.classes, task.verbalisers))
-            feedback += lm_feedback(task.pool, labels, lm=lm, encoder=encoder, num_queries=self.train_queries,
-                                    num_candidates=self.num_candidates, rng=np.random.default_rng([seed, 37, i]),
-                                    context=self.context, group=i)
+            if store is not None and i in store.tasks:
+                task_feedback, task_prompts = store.tasks[i]
+            else:
+                counted = CountingScorer(lm)
+                labels = dict(zip(task.classes, task.verbalisers))
+                task_feedback = lm_feedback(task.pool, labels, lm=counted, encoder=encoder,
+                                            num_queries=self.train_queries, num_candidates=self.num_candidates,
+                                            rng=np.random.default_rng([seed, 37, i]), context=self.context, group=i)
+                task_prompts = counted.prompts
+                if store is not None:
+                    store.add(i, task_feedback, task_prompts)
+            feedback += task_feedback
+            prompts += task_prompts
         scorer, report = guarded_scorer(feedback, encoder, temperature=self.temperature, lr=self.encoder_lr,
                                         steps=self.steps, decay=self.decay, rank=self.rank,
                                         num_negatives=self.num_negatives, folds=self.folds, seed=seed)
-        return MetaLearned(**self.params(), scorer=scorer, report=report)
+        trained = MetaLearned(**self.params(), scorer=scorer, report=report)
+        trained._feedback_prompts = prompts
+        return trained
+
+    @property
+    def feedback_prompts(self) -> int:
+        """LM prompts that meta-training's feedback cost (0 before meta-training or when loaded from a scorer)."""
+        return self._feedback_prompts
 
     @property
     def report(self) -> GuardReport | None:
@@ -79,3 +112,28 @@ class MetaLearned(Selector):
         if self._scorer is None:
             raise ConfigError("the meta selector must be meta-trained first (MetaLearned.meta_train)")
         return ScoredSelector(pool, need_encoder(encoder, self.name), self._scorer, self._report)
+
+
+class FeedbackStore:
+    """Meta-training feedback kept task by task in one pickle file, written atomically after each task (a kill
+    mid-write leaves the previous file whole). ``key`` says how it was collected; another key is refused."""
+
+    def __init__(self, path: str | os.PathLike[str], key: dict[str, Any]) -> None:
+        self.path, self.key = Path(path), key
+        self.tasks: dict[int, tuple[list[Feedback], int]] = {}
+        if self.path.exists():
+            with self.path.open("rb") as f:
+                saved = pickle.load(f)
+            if saved.get("key") != key:
+                changed = sorted(k for k in key if saved.get("key", {}).get(k) != key[k])
+                raise ConfigError(f"meta selector: {self.path} holds feedback collected with other "
+                                  f"{', '.join(changed)}; remove it or pass another feedback_file")
+            self.tasks = saved["tasks"]
+
+    def add(self, task: int, feedback: list[Feedback], prompts: int) -> None:
+        self.tasks[task] = (feedback, prompts)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(self.path.suffix + ".partial")
+        with tmp.open("wb") as f:
+            pickle.dump({"key": self.key, "tasks": self.tasks}, f)
+        os.replace(tmp, self.path)

@@ -6,6 +6,7 @@ import re
 
 import numpy as np
 import pytest
+import torch
 
 from metaopt.errors import ConfigError
 from prompting.comparison import CompareConfig, compare
@@ -128,6 +129,37 @@ def test_meta_training_uses_only_training_classes(family, fake_lm, fake_encoder)
     test_topics = {family.verbalisers[c] for c in family.classes("test")}
     seen = {line.split("Label: ")[1] for p in fake_lm.prompts for line in p.split("\n") if "Label: " in line}
     assert seen and not seen & test_topics
+
+
+def test_meta_training_resumes_from_its_feedback_file(tmp_path, family, fake_lm, fake_encoder):
+    """A run killed after two tasks' feedback resumes at the third, scores no task twice and ends with the
+    scorer and prompt count of an uninterrupted run; a file from another setting is refused."""
+    sizes = {"ways": 4, "pool_per_class": 6, "queries_per_class": 3}
+    template = make_selector("meta", meta_tasks=4, steps=20)
+    whole = template.meta_train(family, lm=fake_lm, encoder=fake_encoder, seed=0, **sizes)
+    per_task = len(fake_lm.prompts) // 4
+
+    fake = type(fake_lm)
+
+    class Killed(fake):
+        name = fake.__name__  # the same LM as far as the file's key goes
+
+        def label_logprobs(self, prompts, continuations):
+            if len(self.prompts) >= 2 * per_task:
+                raise KeyboardInterrupt
+            return super().label_logprobs(prompts, continuations)
+
+    path = tmp_path / "meta.feedback.pkl"
+    with pytest.raises(KeyboardInterrupt):
+        template.meta_train(family, lm=Killed(), encoder=fake_encoder, seed=0, feedback_file=path, **sizes)
+    again = fake()
+    resumed = template.meta_train(family, lm=again, encoder=fake_encoder, seed=0, feedback_file=path, **sizes)
+    assert len(again.prompts) == 2 * per_task
+    assert resumed.feedback_prompts == whole.feedback_prompts == 4 * per_task
+    for a, b in zip(whole._scorer.state_dict().values(), resumed._scorer.state_dict().values()):
+        assert torch.equal(a, b)
+    with pytest.raises(ConfigError, match="seed"):
+        template.meta_train(family, lm=fake(), encoder=fake_encoder, seed=1, feedback_file=path, **sizes)
 
 
 def test_compare_scores_every_selector_and_k_on_the_same_tasks(family, fake_lm, fake_encoder):
