@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -123,14 +125,17 @@ def _ci_rows(per_task: dict[str, list[float]]) -> list[dict[str, Any]]:
 
 
 def prepare_selectors(cfg: CompareConfig, seed: int, *, family: TaskFamily, lm: LabelScorer, encoder: TextEncoder,
-                      selection: dict[str, int], progress: bool = False) -> tuple[dict[str, Any], Any]:
-    """The selectors of one seed (``meta`` meta-trained on the training classes) and the ProtoNet (or None).
+                      selection: dict[str, int], progress: bool = False,
+                      feedback_file: str | os.PathLike[str] | None = None) -> tuple[dict[str, Any], Any]:
+    """The selectors of one seed (``meta`` meta-trained on the training classes, its LM feedback kept in
+    ``feedback_file`` if given, so it resumes) and the ProtoNet (or None).
     ``selection`` counts the LM prompts spent by meta-training."""
     torch.manual_seed(seed)
     selectors = {name: make_selector(name, **cfg.selector_params) for name in cfg.selectors}
     meta = selectors.get("meta")
     if isinstance(meta, MetaLearned) and not meta.trained:
-        trained = meta.meta_train(family, lm=lm, encoder=encoder, seed=seed, progress=progress, **cfg.sizes())
+        trained = meta.meta_train(family, lm=lm, encoder=encoder, seed=seed, progress=progress,
+                                  feedback_file=feedback_file, **cfg.sizes())
         selectors["meta"] = trained  # its LM budget is spent once per seed for all tasks
         selection["meta (meta-training)"] = selection.get("meta (meta-training)", 0) + trained.feedback_prompts
     proto = None
@@ -187,33 +192,67 @@ def score_task(cfg: CompareConfig, task: TextTask, fit_seed: int, *, selectors: 
 
 
 def compare(cfg: CompareConfig, *, family: TaskFamily, lm: LabelScorer, encoder: TextEncoder,
-            progress: bool = False, on_task: Callable[[CompareResult], None] | None = None) -> CompareResult:
+            progress: bool = False, on_task: Callable[[CompareResult], None] | None = None,
+            resume: Mapping[str, Any] | None = None,
+            feedback_file: Callable[[int], str | os.PathLike[str]] | None = None) -> CompareResult:
     """Score every selector at every k on ``cfg.tasks`` test tasks per seed; zero-shot is one row at k=0.
 
     The meta-learned selector (and the ProtoNets column) are meta-trained once per seed on the family's
     meta-training classes, which are disjoint from the test classes. ``on_task`` gets the result so far
-    after every task (long runs save partial results with it).
+    after every task (long runs save partial results with it). ``resume``: such a partial result
+    (``CompareResult.to_dict()``) of the same configuration; its tasks are kept and scoring goes on from the next
+    one (every task's selectors and queries depend only on its seed and index, so the scores are those of an
+    uninterrupted run). ``feedback_file(seed)``: where the meta selector keeps that seed's meta-training feedback,
+    so an interrupted meta-training resumes too.
     """
     cfg.validate()
     start = time.perf_counter()
     per_task: dict[str, list[float]] = {}
     selection: dict[str, int] = {}
-    n_prompts = 0
-    for seed in cfg.seeds:
-        selectors, proto = prepare_selectors(cfg, seed, family=family, lm=lm, encoder=encoder, selection=selection,
-                                             progress=progress)
+    n_prompts, before = 0, 0.0
+    if resume is not None:
+        check_resumable(cfg, resume)
+        per_task = {key: list(values) for key, values in resume["per_task"].items()}
+        selection, n_prompts, before = dict(resume["selection_prompts"]), resume["lm_prompts"], resume["seconds"]
+    done = len(next(iter(per_task.values()), []))
+
+    def result() -> CompareResult:
+        return CompareResult(asdict(cfg), _ci_rows(per_task), per_task,
+                             round(before + time.perf_counter() - start, 1), n_prompts, dict(selection))
+
+    for s, seed in enumerate(cfg.seeds):
+        if done >= (s + 1) * cfg.tasks:
+            continue  # every task of this seed is in ``resume``: no meta-training for it
+        started = done > s * cfg.tasks  # then ``resume`` already counts its meta-training's prompts
+        selectors, proto = prepare_selectors(cfg, seed, family=family, lm=lm, encoder=encoder,
+                                             selection={} if started else selection, progress=progress,
+                                             feedback_file=None if feedback_file is None else feedback_file(seed))
         tasks = family.tasks(cfg.split, cfg.tasks, seed, **cfg.sizes())
         for t, task in enumerate(tqdm(tasks, desc=f"seed {seed} tasks", disable=not progress, leave=False)):
+            if s * cfg.tasks + t < done:
+                continue
             scores, n = score_task(cfg, task, seed * 1000 + t, selectors=selectors, proto=proto, lm=lm,
                                    encoder=encoder, selection=selection)
             n_prompts += n
             for key, value in scores.items():
                 per_task.setdefault(key, []).append(value)
             if on_task is not None:
-                on_task(CompareResult(asdict(cfg), _ci_rows(per_task), per_task,
-                                      round(time.perf_counter() - start, 1), n_prompts, dict(selection)))
-    return CompareResult(asdict(cfg), _ci_rows(per_task), per_task, round(time.perf_counter() - start, 1), n_prompts,
-                         selection)
+                on_task(result())
+    return result()
+
+
+def check_resumable(cfg: CompareConfig, saved: Mapping[str, Any]) -> None:
+    """A partial result fits ``cfg`` only if it was made with the same configuration (as JSON, so a result read
+    back from a file compares equal) and holds whole tasks; otherwise one line says what differs."""
+    have = json.loads(json.dumps(saved.get("config", {})))
+    want = json.loads(json.dumps(asdict(cfg)))
+    changed = sorted(k for k in want if have.get(k) != want[k])
+    if changed:
+        raise ConfigError(f"cannot resume: the saved result was made with other {', '.join(changed)} "
+                          f"({', '.join(f'{k}={have.get(k)!r}' for k in changed)})")
+    lengths = {len(v) for v in saved.get("per_task", {}).values()}
+    if len(lengths) > 1 or "selection_prompts" not in saved or "lm_prompts" not in saved:
+        raise ConfigError("cannot resume: the saved result is not a whole partial result of prompt compare")
 
 
 def selector_scores(params: dict[str, Any], *, family: TaskFamily, lm: LabelScorer, encoder: TextEncoder,

@@ -7,12 +7,13 @@ import argparse
 import math
 from typing import Any
 
-__all__ = ["add_commands", "cmd_compare"]
+__all__ = ["add_commands", "cmd_compare", "saved_result"]
 
 EPILOG = """examples:
   metaopt prompt compare --family wordnet --selectors zero,random,knn,bm25,learned,meta --shots 1,2,4,8 \\
       --tasks 2 --seed 0 --seeds 5
   metaopt prompt compare --family fortunes --selectors random,knn --shots 4 --tasks 3 --json
+  metaopt prompt compare --family fortunes --tasks 40 --out fortunes.json --resume   (re-run after a stop)
   metaopt prompt compare --family chatterbot --model HuggingFaceTB/SmolLM2-360M-Instruct   (online)
   metaopt prompt compare --family hf:ag_news --ways 4 --selectors random,knn   (online)
   metaopt prompt compare --family wordnet --param temperature=0.05 --param num_candidates=12
@@ -58,7 +59,11 @@ def add_commands(sub: Any) -> None:
     c.add_argument("--experiment", default="prompt-compare", help="MLflow experiment (default prompt-compare)")
     c.add_argument("--tracking-uri", help="MLflow tracking URI (default $MLFLOW_TRACKING_URI or sqlite:///mlflow.db)")
     c.add_argument("--no-track", action="store_true", help="do not log to MLflow")
-    c.add_argument("--out", help="also write the full result (per-task scores) to this JSON file")
+    c.add_argument("--out", help="also write the full result (per-task scores) to this JSON file, after every "
+                   "task (the meta selector's meta-training feedback is kept beside it until the run ends)")
+    c.add_argument("--resume", action="store_true",
+                   help="continue the partial result in --out: its finished tasks are kept and the run goes on "
+                   "from the next task (same options, model and dtype required); a missing --out file starts afresh")
     c.add_argument("--no-progress", action="store_true", help="hide progress bars")
     c.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
     c.set_defaults(handler=cmd_compare)
@@ -69,7 +74,9 @@ def add_commands(sub: Any) -> None:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     import json
+    import os
     import time
+    from pathlib import Path
 
     import torch
 
@@ -95,17 +102,28 @@ def cmd_compare(args: argparse.Namespace) -> int:
                           f"--pool {cfg.pool_per_class} = {cfg.ways * cfg.pool_per_class})")
     if args.out:
         check_out_file(args.out)
+    resume = saved_result(args, cfg) if args.resume else None
     family = get_family(args.family)
     lm = FrozenLM.load(args.model, dtype=args.dtype, device=args.device)
+    if resume is not None and resume.get("model") != lm.name:
+        raise ConfigError(f"--resume: {args.out} was scored with model {resume.get('model')!r}, not {lm.name!r}")
     encoder = SentenceEncoder(args.encoder, device=args.device)
 
     def save(partial: Any) -> None:
         if args.out:
-            with open(args.out, "w") as fh:
+            tmp = f"{args.out}.partial"
+            with open(tmp, "w") as fh:
                 json.dump({**partial.to_dict(), "model": lm.name, "dtype": args.dtype}, fh, indent=1)
+            os.replace(tmp, args.out)  # a stop mid-write leaves the previous result whole
 
-    result = compare(cfg, family=family, lm=lm, encoder=encoder, progress=not args.no_progress, on_task=save)
+    def feedback_file(seed: int) -> str:
+        return f"{args.out}.meta-seed{seed}.feedback.pkl"
+
+    result = compare(cfg, family=family, lm=lm, encoder=encoder, progress=not args.no_progress, on_task=save,
+                     resume=resume, feedback_file=feedback_file if args.out else None)
     save(result)
+    for seed in cfg.seeds if args.out else ():
+        Path(feedback_file(seed)).unlink(missing_ok=True)  # only an unfinished run needs it
     out = {**result.to_dict(), "model": lm.name, "dtype": args.dtype}
     if not args.no_track:
         out["mlflow_run_id"] = _log(args, cfg, result, lm.name)
@@ -119,6 +137,32 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(f"{result.rows[0]['n_tasks']} tasks, {out['total_seconds']:.0f} s in all ({result.seconds:.0f} s "
               f"comparing, the rest loading and logging), model {lm.name} ({args.dtype})")
     return 0
+
+
+def saved_result(args: argparse.Namespace, cfg: Any) -> dict[str, Any] | None:
+    """The partial result ``--resume`` continues (None when ``--out`` does not exist yet), checked against this
+    command's options before the slow loads."""
+    import json
+    from pathlib import Path
+
+    from metaopt.errors import ConfigError
+    from prompting.comparison import check_resumable
+
+    if not args.out:
+        raise ConfigError("--resume needs --out FILE: the partial result to continue")
+    path = Path(args.out)
+    if not path.exists():
+        return None
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"--resume: {args.out} is not a result of prompt compare ({exc})") from None
+    if not isinstance(saved, dict):
+        raise ConfigError(f"--resume: {args.out} is not a result of prompt compare")
+    if saved.get("dtype") != args.dtype:
+        raise ConfigError(f"--resume: {args.out} was scored in {saved.get('dtype')}, not --dtype {args.dtype}")
+    check_resumable(cfg, saved)
+    return saved
 
 
 def check_param_types(selectors: Any, params: dict[str, Any]) -> None:

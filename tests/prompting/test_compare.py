@@ -48,3 +48,41 @@ def test_rows_carry_the_difference_against_knn_paired_by_task():
     assert "vs_knn" not in rows[("learned", 2)]  # no kNN at k = 2 to pair with
     text = CompareResult({}, list(rows.values()), per_task, 0.0, 0).table()
     assert "vs kNN, paired" in text and "+13.3 ± 14.3" in text
+
+
+def test_an_interrupted_compare_resumes_to_the_uninterrupted_result(tmp_path, family, fake_lm, fake_encoder):
+    """Stopped after three of four tasks (in the second seed, so the second seed's meta-training is resumed from
+    its feedback file), ``resume`` scores only the last task and ends with the whole run's per-task scores and
+    prompt counts; a saved result of another configuration is refused in one line."""
+    import json
+
+    import pytest
+
+    from metaopt.errors import ConfigError
+    from prompting.comparison import CompareConfig, compare
+
+    cfg = CompareConfig("synthetic", ("random", "knn", "learned", "meta"), (1, 2), tasks=2, seeds=(0, 1),
+                        pool_per_class=6, queries_per_class=2, calibration="both", protonet_iterations=5,
+                        selector_params={"steps": 20, "meta_tasks": 3, "num_candidates": 4})
+    whole = compare(cfg, family=family, lm=fake_lm, encoder=fake_encoder)
+    saved: list[dict] = []
+
+    def save_until_third(partial):
+        saved.append(json.loads(json.dumps(partial.to_dict())))  # as read back from an --out file
+        if len(saved) == 3:
+            raise KeyboardInterrupt
+
+    feedback = lambda seed: tmp_path / f"meta-{seed}.pkl"  # noqa: E731
+    with pytest.raises(KeyboardInterrupt):
+        compare(cfg, family=family, lm=fake_lm, encoder=fake_encoder, on_task=save_until_third,
+                feedback_file=feedback)
+    lm = type(fake_lm)()
+    resumed = compare(cfg, family=family, lm=lm, encoder=fake_encoder, resume=saved[-1], feedback_file=feedback)
+    assert resumed.per_task == whole.per_task
+    assert resumed.selection_prompts == whole.selection_prompts and resumed.lm_prompts == whole.lm_prompts
+    refed = type(fake_lm)()  # the same resume without the feedback file meta-trains seed 1 from the LM again
+    compare(cfg, family=family, lm=refed, encoder=fake_encoder, resume=saved[-1])
+    assert len(refed.prompts) - len(lm.prompts) == whole.selection_prompts["meta (meta-training)"] // 2 > 0
+    other = CompareConfig(**{**cfg.__dict__, "tasks": 3})
+    with pytest.raises(ConfigError, match="cannot resume.*tasks"):
+        compare(other, family=family, lm=fake_lm, encoder=fake_encoder, resume=saved[-1])

@@ -69,6 +69,21 @@ def test_real_compare_logs_to_mlflow(tmp_path, capsys):
     assert {a.path for a in client.list_artifacts(run.info.run_id)} >= {"accuracy_vs_k.png", "compare.json"}
 
 
+@pytest.mark.slow
+def test_real_compare_resumes_to_the_whole_result(tmp_path):
+    """SmolLM2 + MiniLM: a result cut back to its first task and resumed with ``--resume`` scores the second task
+    as the uninterrupted run did, the meta selector meta-trained again from the same LM feedback."""
+    argv = ["prompt", "compare", "--family", "chatterbot", "--selectors", "knn,meta", "--shots", "1", "--tasks", "2",
+            "--queries", "1", "--pool", "3", "--param", "train_queries=2", "--param", "num_candidates=2",
+            "--param", "meta_tasks=2", "--param", "steps=5", "--no-protonet", "--no-track", "--no-progress"]
+    assert main(argv + ["--out", str(tmp_path / "whole.json")]) == 0
+    whole = json.loads((tmp_path / "whole.json").read_text())
+    cut = {**whole, "per_task": {key: values[:1] for key, values in whole["per_task"].items()}}
+    (tmp_path / "cut.json").write_text(json.dumps(cut))
+    assert main(argv + ["--out", str(tmp_path / "cut.json"), "--resume"]) == 0
+    assert json.loads((tmp_path / "cut.json").read_text())["per_task"] == whole["per_task"]
+
+
 def test_summary_time_includes_loading_the_models(monkeypatch, capsys, family, fake_lm, fake_encoder):
     """The printed time is the whole command's: here loading the (fake) LM takes longer than comparing."""
     import time
@@ -91,3 +106,56 @@ def test_summary_time_includes_loading_the_models(monkeypatch, capsys, family, f
     summary = capsys.readouterr().out.strip().splitlines()[-1]
     total, comparing = (float(x) for x in re.match(r"1 tasks, (\d+) s in all \((\d+) s comparing", summary).groups())
     assert total >= 2 and total >= comparing, summary
+
+
+def _fake_models(monkeypatch, lm, encoder, family):
+    import types
+
+    import prompting.encoder
+    import prompting.lm
+    import prompting.tasks
+
+    monkeypatch.setattr(prompting.lm, "FrozenLM", types.SimpleNamespace(load=lambda *a, **kw: lm))
+    monkeypatch.setattr(prompting.encoder, "SentenceEncoder", lambda *a, **kw: encoder)
+    monkeypatch.setattr(prompting.tasks, "get_family", lambda name: family)
+
+
+def test_an_interrupted_compare_resumes_from_out(tmp_path, monkeypatch, capsys, family, fake_lm, fake_encoder):
+    """Ctrl-C after the first of two tasks exits 130 with the first task in --out; ``--resume`` scores the second
+    alone, ends with an uninterrupted run's per-task scores and removes the meta selector's feedback files."""
+    argv = ["prompt", "compare", "--family", "synthetic", "--selectors", "knn,learned,meta", "--shots", "1,2",
+            "--tasks", "2", "--pool", "6", "--no-protonet", "--no-track", "--no-progress", "--param", "steps=10",
+            "--param", "meta_tasks=2", "--param", "num_candidates=4"]
+    fake_lm.name = "fake"
+    _fake_models(monkeypatch, fake_lm, fake_encoder, family)
+    assert main(argv + ["--out", str(tmp_path / "whole.json")]) == 0
+    whole = json.loads((tmp_path / "whole.json").read_text())
+
+    class Stopped(type(fake_lm)):
+        name = "fake"
+
+        def label_logprobs(self, prompts, continuations):
+            if out.exists():  # the first task is saved: stop inside the second
+                raise KeyboardInterrupt
+            return super().label_logprobs(prompts, continuations)
+
+    out = tmp_path / "r.json"
+    _fake_models(monkeypatch, Stopped(), fake_encoder, family)
+    assert main(argv + ["--out", str(out)]) == 130
+    assert len(json.loads(out.read_text())["per_task"]["knn@1"]) == 1
+    assert (tmp_path / "r.json.meta-seed0.feedback.pkl").exists()
+    again = type(fake_lm)()
+    again.name = "fake"
+    _fake_models(monkeypatch, again, fake_encoder, family)
+    assert main(argv + ["--out", str(out), "--resume"]) == 0
+    resumed = json.loads(out.read_text())
+    assert resumed["per_task"] == whole["per_task"]
+    assert resumed["selection_prompts"] == whole["selection_prompts"]
+    assert not list(tmp_path.glob("*.pkl"))
+    capsys.readouterr()
+    assert "--resume needs --out" in _exit_line(capsys, argv + ["--resume"])
+    assert "cannot resume" in _exit_line(capsys, argv[:-6] + ["--param", "steps=11", "--param", "meta_tasks=2",
+                                                              "--out", str(out), "--resume"])
+    assert "bfloat16" in _exit_line(capsys, argv + ["--out", str(out), "--resume", "--dtype", "bfloat16"])
+    (tmp_path / "bad.json").write_text("{not json")
+    assert "not a result" in _exit_line(capsys, argv + ["--out", str(tmp_path / "bad.json"), "--resume"])
