@@ -4,7 +4,8 @@ the LM grows?).
 Reads the per-task JSON that ``prompt_protocol.py`` wrote for each LM (one ``--out`` directory per LM) and,
 per family, keeps the tasks that every LM has finished (the same tasks and queries: the protocol draws them
 from the seed alone). For each method at the protocol's k it prints each LM's accuracy and its difference
-against that LM's own kNN, paired by task with a t-based 95% interval, and draws the differences as one
+against that LM's own kNN, paired by task with a t-based 95% interval (with two LMs also how that
+difference changes from the first LM to the second, paired by task), and draws the differences as one
 figure (a panel per family).
 
     python docs/scripts/protocol_by_lm.py docs/prompt_protocol docs/prompt_protocol_gemma3 \\
@@ -40,22 +41,30 @@ def common_tasks(states: list[dict[str, Any]], k: int) -> list[str]:
 
 
 def rows(states: list[dict[str, Any]], k: int, ids: list[str]) -> list[tuple[str, list[tuple[float, ...] | None]]]:
-    """Per method: for each LM (accuracy mean, t95, difference vs kNN mean, t95), or None where it lacks it."""
+    """Per method: for each LM (accuracy mean, t95, difference vs kNN mean, t95), or None where it lacks it;
+    with two LMs a third entry, (change of the difference vs kNN from the first LM to the second, t95), paired
+    by task (the tasks and queries are the same), or None."""
     from prompting.stats import mean_t95, paired_t95
 
     out = []
     for method in (m for name in METHODS for m in (name, f"{name}+cc")):
         key = f"{method}@{0 if method.startswith('zero') else k}"
         cells: list[tuple[float, ...] | None] = []
+        gains: list[list[float] | None] = []
         for state in states:
             tasks = state["tasks"]
             if not all(key in tasks[t] for t in ids):
                 cells.append(None)
+                gains.append(None)
                 continue
             acc = mean_t95([tasks[t][key] for t in ids])
-            diff = (float("nan"), float("nan")) if method == "knn" else \
-                paired_t95([tasks[t][key] for t in ids], [tasks[t][f"knn@{k}"] for t in ids])
+            gain = [tasks[t][key] - tasks[t][f"knn@{k}"] for t in ids]
+            diff = (float("nan"), float("nan")) if method == "knn" else mean_t95(gain)
             cells.append((*acc, *diff))
+            gains.append(gain)
+        if len(states) == 2:
+            both = method != "knn" and gains[0] is not None and gains[1] is not None
+            cells.append(paired_t95(gains[1], gains[0]) if both else None)  # type: ignore[arg-type]
         if any(c is not None for c in cells):
             out.append((method, cells))
     return out
@@ -76,17 +85,21 @@ def markdown(outs: list[Path], families: list[str]) -> tuple[str, dict[str, Any]
             continue
         names = [f"{s['config']['model']} ({s['config']['dtype']})" for s in states]
         table = rows(states, k, ids)
+        change = [f"vs kNN: {states[1]['config']['model']} minus {states[0]['config']['model']} (points)"] \
+            if len(states) == 2 else []
         lines += [f"### {family} at k = {k}: the {len(ids)} tasks every LM has finished", "",
-                  "| method | " + " | ".join(f"{n}: accuracy (%) | {n}: vs kNN (points)" for n in names) + " |",
-                  "|---|" + "---|---|" * len(names)]
+                  "| method | " + " | ".join([f"{n}: accuracy (%) | {n}: vs kNN (points)" for n in names] + change)
+                  + " |", "|---|" + "---|---|" * len(names) + "---|" * len(change)]
         for method, cells in table:
             shown = []
-            for cell in cells:
+            for cell in cells[: len(names)]:
                 if cell is None:
                     shown += ["-", "-"]
                 else:
                     shown += [format_interval(cell[0], cell[1]),
                               "-" if method == "knn" else format_interval(cell[2], cell[3])]
+            if change:
+                shown.append("-" if cells[2] is None else format_interval(*cells[2]))
             lines.append(f"| {method} | " + " | ".join(shown) + " |")
         lines.append("")
         drawn[family] = (names, k, len(ids), table)

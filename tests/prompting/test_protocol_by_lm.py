@@ -37,7 +37,9 @@ def test_pairs_each_lm_against_its_own_knn_on_the_common_tasks(by_lm, tmp_path, 
     # smollm2: +10 on both common tasks (zero spread); gemma3: +0 and +2 -> mean +1
     assert row["learned"][1] == "10.0 ± 0.0" and row["learned"][3].startswith("1.0 ± ")
     assert row["knn"][0] == "55.0 ± 63.5" and row["knn"][1] == "-"  # task 2 (smollm2 only) is left out
-    assert row["zero"][2:] == ["-", "-"]  # gemma3 did not score it: shown as missing, not as 0
+    assert row["learned"][4].startswith("-9.0 ± ")  # gains -10 and -8 from smollm2 to gemma3, paired by task
+    assert row["knn"][4] == "-" and row["zero"][4] == "-"
+    assert row["zero"][2:4] == ["-", "-"]  # gemma3 did not score it: shown as missing, not as 0
     assert (tmp_path / "by_lm.png").stat().st_size > 0
 
 
