@@ -32,11 +32,13 @@ def save_checkpoint(directory: str | Path, state: dict[str, Any]) -> Path:
     # ("unexpected pos ..."), while a plain file write raises OSError with the real errno.
     buffer = io.BytesIO()
     torch.save(state, buffer)
-    _write_atomically(path, buffer.getbuffer(), "checkpoint")
+    write_atomically(path, buffer.getbuffer(), "checkpoint")
     return path
 
 
-def _write_atomically(path: Path, data: bytes | memoryview, what: str) -> None:
+def write_atomically(path: Path, data: bytes | memoryview, what: str) -> None:
+    """Replace ``path`` with ``data`` so that a stop mid-write leaves the previous file whole; a failed write
+    (a full disk) is one ConfigError line naming ``what`` and the reason."""
     tmp = path.with_suffix(".tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -66,7 +68,7 @@ def load_checkpoint(directory: str | Path) -> dict[str, Any]:
 
 def write_json(path: str | Path, data: dict[str, Any]) -> None:
     path = Path(path)
-    _write_atomically(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode(), path.name)
+    write_atomically(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode(), path.name)
 
 
 def read_json(path: str | Path) -> dict[str, Any]:

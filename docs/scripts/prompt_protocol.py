@@ -117,9 +117,9 @@ def queries_that_fit(family: Any, args: argparse.Namespace) -> int:
 
 
 def write_atomic(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_suffix(path.suffix + ".partial")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)  # a kill mid-write leaves the previous file whole
+    from metaopt.checkpoint import write_atomically
+
+    write_atomically(path, json.dumps(data, indent=1).encode(), "protocol scores")  # a kill mid-write loses nothing
 
 
 def meta_selector(path: Path, cfg: Any, *, family: Any, lm: Any, encoder: Any, selection: dict[str, int]) -> Any:

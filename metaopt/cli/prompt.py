@@ -74,12 +74,12 @@ def add_commands(sub: Any) -> None:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     import json
-    import os
     import time
     from pathlib import Path
 
     import torch
 
+    from metaopt.checkpoint import write_atomically
     from metaopt.cli._args import check_out_file, check_tracking, elapsed, print_json
     from metaopt.errors import ConfigError
     from prompting.comparison import CompareConfig, compare
@@ -110,11 +110,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     encoder = SentenceEncoder(args.encoder, device=args.device)
 
     def save(partial: Any) -> None:
-        if args.out:
-            tmp = f"{args.out}.partial"
-            with open(tmp, "w") as fh:
-                json.dump({**partial.to_dict(), "model": lm.name, "dtype": args.dtype}, fh, indent=1)
-            os.replace(tmp, args.out)  # a stop mid-write leaves the previous result whole
+        if args.out:  # atomically: a stop mid-write leaves the previous result whole
+            data = json.dumps({**partial.to_dict(), "model": lm.name, "dtype": args.dtype}, indent=1)
+            write_atomically(Path(args.out), data.encode(), "--out")
 
     def feedback_file(seed: int) -> str:
         return f"{args.out}.meta-seed{seed}.feedback.pkl"

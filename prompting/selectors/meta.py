@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from metaopt.checkpoint import write_atomically
 from metaopt.errors import ConfigError
 from prompting.encoder import TextEncoder
 from prompting.lm import CountingScorer, LabelScorer
@@ -115,8 +116,8 @@ class MetaLearned(Selector):
 
 
 class FeedbackStore:
-    """Meta-training feedback kept task by task in one pickle file, written atomically after each task (a kill
-    mid-write leaves the previous file whole). ``key`` says how it was collected; another key is refused."""
+    """Meta-training feedback kept task by task in one pickle file, written atomically after each task.
+    ``key`` says how it was collected; another key is refused."""
 
     def __init__(self, path: str | os.PathLike[str], key: dict[str, Any]) -> None:
         self.path, self.key = Path(path), key
@@ -132,8 +133,4 @@ class FeedbackStore:
 
     def add(self, task: int, feedback: list[Feedback], prompts: int) -> None:
         self.tasks[task] = (feedback, prompts)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(self.path.suffix + ".partial")
-        with tmp.open("wb") as f:
-            pickle.dump({"key": self.key, "tasks": self.tasks}, f)
-        os.replace(tmp, self.path)
+        write_atomically(self.path, pickle.dumps({"key": self.key, "tasks": self.tasks}), "meta-training feedback")
