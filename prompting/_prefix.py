@@ -8,7 +8,9 @@ endings of the group, batched on top of it. The scores are those of the whole pr
 
 from __future__ import annotations
 
-__all__ = ["prefix_groups"]
+__all__ = ["MIN_PREFIX", "prefix_groups"]
+
+MIN_PREFIX = 16  # tokens: a shorter common prefix is not worth a cached pass
 
 
 def _common(a: list[int], b: list[int], limit: int) -> int:
@@ -20,7 +22,7 @@ def _common(a: list[int], b: list[int], limit: int) -> int:
     return n
 
 
-def prefix_groups(seqs: list[list[int]], min_prefix: int = 16) -> list[tuple[int, list[int]]]:
+def prefix_groups(seqs: list[list[int]], min_prefix: int = MIN_PREFIX) -> list[tuple[int, list[int]]]:
     """Groups ``(prefix length, member indices)`` covering every sequence once.
 
     Sorted, sequences sharing a prefix are neighbours, and a run of neighbours shares the smallest common

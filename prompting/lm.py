@@ -13,7 +13,7 @@ import torch
 
 from metaopt._imports import require
 from metaopt.errors import ConfigError
-from prompting._prefix import prefix_groups
+from prompting._prefix import MIN_PREFIX, prefix_groups
 from prompting._sources import cache_root, gemma3_gguf, smollm2_gguf
 
 __all__ = ["LabelScorer", "CountingScorer", "FrozenLM", "DEFAULT_MODEL", "NAMED_MODELS", "check_device"]
@@ -74,6 +74,7 @@ class FrozenLM:
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         self.pad_id = int(pad or 0)
         self.calls = 0  # forward passes run, for budgeting and tests
+        self.tokens = 0  # tokens those passes ran (padding excluded): what the work costs
         self.only_used_logits = only_used_logits
         self.share_prefixes = share_prefixes
         # transformers 5.2x names the key/value cache ``cache``; earlier versions ``past_key_values``
@@ -150,16 +151,21 @@ class FrozenLM:
                 pos[row] = torch.tensor(positions[i] + positions[i][-1:] * (keep - len(positions[i])))
             logits = self._logits(ids.to(self.device), mask.to(self.device), pos.to(self.device))
             self.calls += 1
+            self.tokens += int(mask.sum())
             logp = torch.log_softmax(logits.float(), dim=-1).cpu()
             for row, i in enumerate(batch):
                 out[i] = logp[row, : len(positions[i])]
         return out
 
-    def _after_prefixes(self, seqs: list[list[int]], groups: list[tuple[int, list[int]]]) -> dict[int, torch.Tensor]:
-        """Log-softmax at the last token of every member of ``groups`` (``(prefix length, members)``), by
-        member. Up to ``batch_size`` prefixes run in one right-padded pass and are kept as a key/value cache;
-        each member's ending then runs on its group's cache row, with explicit positions (its prefix's
-        length onwards), so padding inside the cache is masked out and moves nothing."""
+    def _after_prefixes(self, seqs: list[list[int]], groups: list[tuple[int, list[int]]],
+                        positions: list[list[int]] | None = None) -> dict[int, torch.Tensor]:
+        """Log-softmax over the vocabulary at ``positions[i]`` of every member ``i`` of ``groups`` (``(prefix
+        length, members)``; default: its last token), ``[len(positions[i]), V]`` by member; each position must
+        lie after the member's prefix. Up to ``batch_size`` prefixes run in one right-padded pass and are kept
+        as a key/value cache; each member's ending then runs on its group's cache row, with explicit positions
+        (its prefix's length onwards), so padding inside the cache is masked out and moves nothing."""
+        if positions is None:
+            positions = [[len(seq) - 1] for seq in seqs]
         out: dict[int, torch.Tensor] = {}
         groups = sorted(groups, key=lambda g: g[0])
         for first in range(0, len(groups), self.batch_size):
@@ -174,6 +180,7 @@ class FrozenLM:
                              use_cache=True, logits_to_keep=1)
             cache = run.cache if "cache" in run else run.past_key_values
             self.calls += 1
+            self.tokens += int(prefix_mask.sum())
             rows = [(row, length, i) for row, (length, members) in enumerate(chunk) for i in members]
             rows.sort(key=lambda r: len(seqs[r[2]]) - r[1])
             for start in range(0, len(rows), self.batch_size):
@@ -182,21 +189,24 @@ class FrozenLM:
                 tail_width = max(len(t) for t in tails)
                 tail_ids = torch.full((len(batch), tail_width), self.pad_id, dtype=torch.long)
                 mask = torch.zeros((len(batch), width + tail_width), dtype=torch.long)
-                positions = torch.zeros((len(batch), tail_width), dtype=torch.long)
+                tail_positions = torch.zeros((len(batch), tail_width), dtype=torch.long)
                 for r, ((row, length, _), tail) in enumerate(zip(batch, tails)):
                     tail_ids[r, : len(tail)] = torch.tensor(tail)
                     mask[r, :width] = prefix_mask[row]
                     mask[r, width : width + len(tail)] = 1
-                    positions[r] = torch.arange(length, length + tail_width)
+                    tail_positions[r] = torch.arange(length, length + tail_width)
                 past = copy.deepcopy(cache)
                 past.batch_select_indices(torch.tensor([row for row, _, _ in batch], device=self.device))
-                keep = torch.tensor([[len(t) - 1] for t in tails])
+                wanted = [[p - length for p in positions[i]] for _, length, i in batch]
+                width_kept = max(len(w) for w in wanted)
+                keep = torch.tensor([w + w[-1:] * (width_kept - len(w)) for w in wanted])
                 logits = self._logits(tail_ids.to(self.device), mask.to(self.device), keep.to(self.device), past,
-                                      positions.to(self.device))
+                                      tail_positions.to(self.device))
                 self.calls += 1
+                self.tokens += sum(len(t) for t in tails)
                 logp = torch.log_softmax(logits.float(), dim=-1).cpu()
                 for r, (_, _, i) in enumerate(batch):
-                    out[i] = logp[r, :1]
+                    out[i] = logp[r, : len(positions[i])]
         return out
 
     def _logits(self, ids: torch.Tensor, mask: torch.Tensor, pos: torch.Tensor, past: Any = None,
@@ -242,7 +252,18 @@ class FrozenLM:
                 seqs.append(base + lab)
                 spans.append((len(base), lab))
         # token lab[j] is predicted at position start + j - 1
-        rows = self._forward(seqs, [list(range(start - 1, start - 1 + len(lab))) for start, lab in spans])
+        wanted = [list(range(start - 1, start - 1 + len(lab))) for start, lab in spans]
+        rows: list[torch.Tensor] = [torch.empty(0)] * len(seqs)
+        # A prompt's labels (and prompts that share demonstrations) share its tokens: run them once. The
+        # prefix stops before the first position read, the prompt's last token, which predicts the label.
+        groups = prefix_groups(seqs) if self.share_prefixes else [(0, list(range(len(seqs))))]
+        groups = [(min([length] + [wanted[i][0] for i in members]), members) for length, members in groups]
+        shared = [(length, members) for length, members in groups if length >= MIN_PREFIX and len(members) > 1]
+        for i, row in self._after_prefixes(seqs, shared, wanted).items():
+            rows[i] = row
+        whole = [i for length, members in groups if length < MIN_PREFIX or len(members) == 1 for i in members]
+        for i, row in zip(whole, self._forward([seqs[i] for i in whole], [wanted[i] for i in whole])):
+            rows[i] = row
         flat = [logp[torch.arange(len(lab)), torch.tensor(lab)].sum() for logp, (_, lab) in zip(rows, spans)]
         n = len(label_ids)
         return [torch.stack(flat[i * n : (i + 1) * n]) for i in range(len(prompt_ids))]

@@ -161,12 +161,15 @@ MIXED = SHARED + [demo + q + "\nLabel:" for demo in (OTHER, THIRD) for q in ("N/
 
 
 def _agree_with_and_without_sharing(lm: FrozenLM, atol: float, prompts: list[str] = SHARED,
-                                    batch_size: int = 8) -> tuple[int, int]:
+                                    batch_size: int = 8, labels: tuple[str, ...] = (" animal", " plant"),
+                                    tokens: list[int] | None = None) -> tuple[int, int]:
+    """Calls of the sharing and the whole LM; ``tokens`` (if given) gets the tokens each ran."""
     shared = FrozenLM(lm.model, lm.tokenizer, batch_size=batch_size)
     whole = FrozenLM(lm.model, lm.tokenizer, batch_size=batch_size, share_prefixes=False)
-    labels = [" animal", " plant"]
     got, want = shared.label_logprobs(prompts, labels), whole.label_logprobs(prompts, labels)
     assert torch.allclose(got, want, atol=atol), float((got - want).abs().max())
+    if tokens is not None:
+        tokens += [shared.tokens, whole.tokens]
     return shared.calls, whole.calls
 
 
@@ -184,3 +187,27 @@ def test_prefixes_of_different_lengths_share_one_padded_pass(tiny_lm):
     # Three demonstration sets of different lengths: their prefixes run right-padded in one pass, and each
     # ending must see only its own set's tokens at its own positions.
     _agree_with_and_without_sharing(tiny_lm, 1e-5, MIXED, batch_size=3)
+
+
+MULTI = (" domesticated animal", " flowering plant", " x")  # two- and three-token labels beside a one-token one
+
+
+def test_multi_token_labels_run_each_prompt_once(tiny_lm):
+    """Each prompt's tokens run once for all its labels (and once for prompts sharing demonstrations); only the
+    label tokens run per label, and the scores are the whole sequences' and the token-by-token reference's."""
+    assert max(len(tiny_lm._ids(lab, False)) for lab in MULTI) > 1
+    tokens: list[int] = []
+    _agree_with_and_without_sharing(tiny_lm, 1e-5, MIXED, 4, MULTI, tokens)
+    prompt_tokens = sum(len(tiny_lm._ids(p, True)) for p in MIXED)
+    label_tokens = sum(len(tiny_lm._ids(lab, False)) for lab in MULTI)
+    assert tokens[1] == len(MULTI) * prompt_tokens + len(MIXED) * label_tokens  # whole: each prompt per label
+    assert tokens[0] < prompt_tokens + len(MIXED) * label_tokens  # shared: under each prompt once
+    lm = FrozenLM(tiny_lm.model, tiny_lm.tokenizer, batch_size=4)
+    got = lm.label_logprobs(MIXED, MULTI)
+    for i in (0, 3, len(SHARED), len(MIXED) - 1):
+        for j, label in enumerate(MULTI):
+            assert got[i, j].item() == pytest.approx(_reference(tiny_lm, MIXED[i], label), abs=1e-4)
+
+
+def test_multi_token_labels_sharing_on_the_real_smollm2(real_lm):
+    _agree_with_and_without_sharing(real_lm, 1e-4, MIXED, 3, (" wild animal", " green plant"))
