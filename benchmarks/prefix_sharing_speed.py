@@ -4,8 +4,9 @@ Scores one held-out task of a text family the way ``docs/scripts/prompt_protocol
 in ``--selectors`` at ``--k`` with and without contextual calibration, ``--queries`` queries per class), with
 the same ``FrozenLM`` weights twice per repetition: "whole" runs every prompt from its first token
 (``share_prefixes=False``), "shared" runs a call's common prefixes once (the demonstrations before a
-selector's content-free prompts and before every query of a fixed set). The memo is cleared before every
-pass; repetitions alternate; the two must give the same accuracies and scores within float noise.
+selector's content-free prompts and before every query of a fixed set; with labels of several tokens, also a
+prompt before each of its labels). The memo is cleared before every pass; repetitions alternate; the two must
+give the same accuracies and scores within float noise.
 
     python benchmarks/prefix_sharing_speed.py [--family wordnet] [--selectors zero,random,knn,balanced_knn,bm25]
         [--k 4] [--queries 10] [--reps 2] [--dtype float32] [--device cpu] [--json]
