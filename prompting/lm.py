@@ -12,6 +12,7 @@ from typing import Any, Protocol
 import torch
 
 from metaopt._imports import require
+from metaopt.checkpoint import private_sibling
 from metaopt.errors import ConfigError
 from prompting._prefix import MIN_PREFIX, prefix_groups
 from prompting._sources import cache_root, gemma3_gguf, smollm2_gguf
@@ -302,7 +303,7 @@ def _load_gguf(gguf: Path, dtype: torch.dtype) -> tuple[Any, Any]:
     """A GGUF's model, de-quantised once and kept as safetensors under the cache, so later loads read plain
     weights. The first load converts and returns the converted model itself: the weights are read once."""
     folder = cache_root() / (gguf.stem.lower() + "-f32")
-    if (folder / "model.safetensors").exists() and (folder / "config.json").exists():
+    if _converted(folder):
         return _load_pretrained(folder, dtype)
     require("gguf", "metaopt[llm]")
     require("accelerate", "metaopt[llm]")
@@ -312,12 +313,25 @@ def _load_gguf(gguf: Path, dtype: torch.dtype) -> tuple[Any, Any]:
     config = model.config
     if hasattr(config, "quantization_config"):  # the weights are plain float32 now
         del config.quantization_config
-    tmp = folder.with_name(folder.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    config.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    save_model(model, str(tmp / "model.safetensors"))  # save_model copes with the tied embedding
-    shutil.rmtree(folder, ignore_errors=True)
-    tmp.rename(folder)  # a crash mid-write leaves only the .partial folder
+    # Each process writes its own folder, renamed into place at the end: a crash mid-write leaves only that
+    # .partial folder, and of two first loads at once (a protocol's families in parallel) the first rename wins
+    # while the other keeps its converted model and drops its copy.
+    tmp = private_sibling(folder, ".partial")
+    try:
+        tmp.mkdir(parents=True)
+        config.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        save_model(model, str(tmp / "model.safetensors"))  # save_model copes with the tied embedding
+        try:
+            tmp.rename(folder)
+        except OSError:
+            if not _converted(folder):  # not another process's finished copy: an incomplete leftover
+                shutil.rmtree(folder)
+                tmp.rename(folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return model.to(dtype), tokenizer
+
+
+def _converted(folder: Path) -> bool:
+    return (folder / "model.safetensors").exists() and (folder / "config.json").exists()

@@ -40,3 +40,38 @@ def test_real_gemma3_loads_by_name_and_classifies_easy_prompts():
     from test_lm import MIXED, _agree_with_and_without_sharing
 
     _agree_with_and_without_sharing(lm, 1e-3, MIXED, batch_size=3)
+
+
+def test_two_assemblies_at_once_give_one_whole_file(monkeypatch, tmp_path):
+    """Two first loads of gemma3 at once each assemble into their own file; the result is whole, nothing is left."""
+    import hashlib
+    import threading
+
+    import prompting._sources as sources
+
+    chunks = [bytes([i]) * (3 << 20) for i in range(4)]  # several read blocks per chunk: the writes interleave
+    files = {}
+    for i, chunk in enumerate(chunks):
+        files[f"{sources.GEMMA3_GGUF}.part{i:02d}"] = tmp_path / f"part{i}"
+        files[f"{sources.GEMMA3_GGUF}.part{i:02d}"].write_bytes(chunk)
+    files["data/SHA256SUMS"] = tmp_path / "SHA256SUMS"
+    files["data/SHA256SUMS"].write_text(hashlib.sha256(b"".join(chunks)).hexdigest() + "  x\n")
+    monkeypatch.setattr(sources, "_package_file", lambda dist, suffix: files[suffix])
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("METAOPT_CACHE", str(cache))
+    errors = []
+
+    def assemble():
+        try:
+            sources.gemma3_gguf()
+        except Exception as exc:  # noqa: BLE001 - the test reports whatever a thread raised
+            errors.append(exc)
+
+    threads = [threading.Thread(target=assemble) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert [p.name for p in cache.iterdir()] == [sources.GEMMA3_GGUF]
+    assert (cache / sources.GEMMA3_GGUF).read_bytes() == b"".join(chunks)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+from pathlib import Path
 
 import pytest
 import torch
@@ -211,3 +212,45 @@ def test_multi_token_labels_run_each_prompt_once(tiny_lm):
 
 def test_multi_token_labels_sharing_on_the_real_smollm2(real_lm):
     _agree_with_and_without_sharing(real_lm, 1e-4, MIXED, 3, (" wild animal", " green plant"))
+
+
+def test_two_first_loads_at_once_both_succeed_and_leave_one_converted_folder(monkeypatch, tmp_path):
+    """Two processes converting the same GGUF at once (a protocol's families in parallel on a fresh machine) once
+    shared one .partial folder: one deleted it under the other. Each now writes its own and the first rename wins."""
+    import threading
+
+    from transformers import PretrainedConfig
+
+    import prompting.lm as lm_module
+
+    class Tokenizer:
+        def save_pretrained(self, folder):
+            (Path(folder) / "tokenizer.json").write_text("{}")
+
+    both_read = threading.Barrier(2)
+
+    def fake_pretrained(folder, dtype, **kwargs):
+        model = torch.nn.Linear(3, 2)
+        model.config = PretrainedConfig()
+        both_read.wait(timeout=10)  # both have decided to convert before either writes
+        return model, Tokenizer()
+
+    monkeypatch.setattr(lm_module, "_load_pretrained", fake_pretrained)
+    monkeypatch.setattr(lm_module, "require", lambda *a: None)
+    monkeypatch.setattr(lm_module, "cache_root", lambda: tmp_path)
+    results, errors = [], []
+
+    def load():
+        try:
+            results.append(lm_module._load_gguf(tmp_path / "model.gguf", torch.float32))
+        except Exception as exc:  # noqa: BLE001 - the test reports whatever a thread raised
+            errors.append(exc)
+
+    threads = [threading.Thread(target=load) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(results) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model-f32"]  # no .partial left behind
+    assert {p.name for p in (tmp_path / "model-f32").iterdir()} >= {"config.json", "model.safetensors"}
