@@ -15,6 +15,7 @@ import torch
 
 from metaopt._fields import check_field_types
 from metaopt.algorithms import LearnerConfig, MetaLearner, build_config, get_learner
+from metaopt.algorithms.base import check_inner_loop_options
 from metaopt.checkpoint import CONFIG_FILE, load_checkpoint, read_json, write_json
 from metaopt.errors import ConfigError
 from metaopt.models import default_model
@@ -80,6 +81,7 @@ def build_run(config: RunConfig) -> Run:
     except TypeError as exc:
         raise ConfigError(f"bad training option: {exc}") from None
     train_config.validate()
+    check_inner_loop_options(learner_cls, inner_checkpoint=train_config.inner_checkpoint, compile=train_config.compile)
     ways = config.ways if config.ways is not None else benchmark.default_ways
     shots = config.shots if config.shots is not None else benchmark.default_shots
     queries = config.queries if config.queries is not None else benchmark.default_queries

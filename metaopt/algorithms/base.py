@@ -80,6 +80,9 @@ class MetaLearner(nn.Module, ABC):
     checkpoint_reason: ClassVar[str | None] = None
     # Whether adaptation is always first-order (no second-order graph, so nothing for checkpointing to save).
     first_order_inner: ClassVar[bool] = False
+    # Whether the learner adapts through the inner-loop door (makes ``self.inner``): known before a model or any
+    # data exists, so a run refuses an inner-loop option for a learner without one before it builds a dataset.
+    has_inner_loop: ClassVar[bool] = False
 
     def __init__(self, model: nn.Module, config: LearnerConfig, kind: TaskKind) -> None:
         super().__init__()
@@ -135,9 +138,8 @@ class MetaLearner(nn.Module, ABC):
                 loop.checkpoint = False
             return None
         if loop is None:
-            raise ConfigError(f"{self.name} has no inner loop; --inner-checkpoint does not apply")
-        if self.checkpoint_reason:
-            raise ConfigError(f"{self.name} cannot checkpoint its inner loop: {self.checkpoint_reason}")
+            raise _no_inner_loop(self.name, "--inner-checkpoint")
+        check_inner_loop_options(type(self), inner_checkpoint=True, compile=False)
         check_inner_checkpoint(True, loop.engine.name)
         loop.checkpoint = True
         if self.first_order_inner or getattr(self.config, "first_order", False):
@@ -154,7 +156,7 @@ class MetaLearner(nn.Module, ABC):
             return None
         loop = self.inner_loop
         if loop is None:
-            raise ConfigError(f"{self.name} has no inner loop; --compile does not apply")
+            raise _no_inner_loop(self.name, "--compile")
         check_compile(True, loop.engine.name)
         if loop.checkpoint:
             raise ConfigError("--compile and --inner-checkpoint do not combine: checkpointed steps run task by "
@@ -259,6 +261,20 @@ def register(cls: _L) -> _L:
 
 def available_learners() -> list[str]:
     return sorted(_REGISTRY)
+
+
+def check_inner_loop_options(learner_cls: type[MetaLearner], *, inner_checkpoint: bool, compile: bool) -> None:
+    """Refuse ``--inner-checkpoint`` and ``--compile`` where the learner class cannot take them, from the class
+    alone: a run checks this before it renders or loads any data."""
+    for on, flag in ((inner_checkpoint, "--inner-checkpoint"), (compile, "--compile")):
+        if on and not learner_cls.has_inner_loop:
+            raise _no_inner_loop(learner_cls.name, flag)
+    if inner_checkpoint and learner_cls.checkpoint_reason:
+        raise ConfigError(f"{learner_cls.name} cannot checkpoint its inner loop: {learner_cls.checkpoint_reason}")
+
+
+def _no_inner_loop(name: str, flag: str) -> ConfigError:
+    return ConfigError(f"{name} has no inner loop; {flag} does not apply")
 
 
 def get_learner(name: str) -> type[MetaLearner]:

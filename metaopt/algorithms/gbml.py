@@ -54,6 +54,7 @@ class GradientMetaLearner(MetaLearner):
     """MAML's loop: adapt on the support set through ``higher``, take the loss on the query set."""
 
     Config = GBMLConfig
+    has_inner_loop = True
     config: GBMLConfig
 
     def __init__(self, model: nn.Module, config: GBMLConfig, kind: TaskKind) -> None:

@@ -92,6 +92,7 @@ class MAMLRL(MetaLearner):
     """Policy-gradient MAML with a DiCE inner objective, a linear baseline and a clipped outer update."""
 
     name = "maml-rl"
+    has_inner_loop = True
     # Its inner loss steps environments, which may be numpy (Gymnasium families): torch.func's traced
     # tensors cannot be read there, so ``auto`` keeps it on the higher engine.
     auto_engine = "higher"

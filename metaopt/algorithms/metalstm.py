@@ -133,6 +133,7 @@ class MetaLSTM(MetaLearner):
     """LSTM meta-learner (Ravi & Larochelle 2017): a learned coordinate-wise update whose state is the weights."""
 
     name = "metalstm"
+    has_inner_loop = True
     first_order_inner = True  # gradients and losses reach the LSTM as constants, as in the paper
     Config = MetaLSTMConfig
     config: MetaLSTMConfig

@@ -150,3 +150,28 @@ def test_rejects_bad_config(name, bad):
         pytest.skip(f"{name} has no {key}")
     with pytest.raises(ConfigError, match=key):
         build_config(name, bad)
+
+
+@pytest.mark.parametrize("name", LEARNERS)
+def test_the_class_says_whether_it_has_an_inner_loop(name):
+    """``has_inner_loop`` is what a run checks before it builds any data; it must match what the learner makes."""
+    run = _small_run(name, 1)
+    assert get_learner(name).has_inner_loop == (run.learner.inner_loop is not None)
+
+
+@pytest.mark.parametrize("name", [n for n in LEARNERS if not get_learner(n).has_inner_loop])
+@pytest.mark.parametrize("option", ["compile", "inner_checkpoint"])
+def test_inner_loop_options_are_refused_before_any_data_is_built(name, option, monkeypatch):
+    """glyphs renders its fonts on first use (minutes): a learner that cannot take the option says so first."""
+    from metaopt.tasks.benchmarks import Benchmark
+
+    def no_data(*args, **kwargs):
+        raise AssertionError("data was built before the options were checked")
+
+    monkeypatch.setattr(Benchmark, "data", no_data)
+    monkeypatch.setattr(Benchmark, "sources", no_data)
+    kind = sorted(get_learner(name).kinds)[0]
+    benchmark = {"classification": "glyphs", "regression": "sinusoid", "rl": "bandit"}[kind]
+    flag = "--" + option.replace("_", "-")
+    with pytest.raises(ConfigError, match=f"{name} has no inner loop; {flag} does not apply"):
+        build_run(RunConfig(name, benchmark, train={option: True}))
