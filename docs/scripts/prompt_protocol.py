@@ -3,7 +3,8 @@ held-out tasks of several families, paired against kNN by task. Resumable per ta
 
 For each family: ``--tasks`` held-out test tasks (``--ways`` classes, ``--pool`` candidates per class, up to
 ``--queries`` queries per class: fewer only where the family's test classes lack the texts), k = ``--k`` for
-every task and ``--extra-ks`` on the first ``--subset`` tasks. Per-task accuracies go to ``OUT/FAMILY.json``
+every task and ``--extra-ks`` on the first ``--subset`` tasks (k on all the tasks first, then the extra ks, so a
+stopped run has the targets' numbers on as many tasks as it could). Per-task accuracies go to ``OUT/FAMILY.json``
 after every task; running the same command again skips the tasks already there (a different configuration
 is refused). The meta selector's scorer is meta-trained once per family and kept in ``OUT/FAMILY.meta.pt``; its
 LM feedback is kept task by task in ``OUT/FAMILY.meta.feedback.pkl`` (not committed), so meta-training resumes too.
@@ -173,23 +174,32 @@ def run_family(name: str, args: argparse.Namespace, lm: Any, encoder: Any, out: 
     tasks = family.tasks("test", args.tasks, args.seed, **cfg.sizes())
     current = {s: REVISIONS.get(s, 1) for s in selectors}
     revisions = state.setdefault("revisions", {})
-    for t, task in enumerate(tqdm(tasks, desc=name)):
+    extra = tuple(k for k in sorted(set(config["extra_ks"])) if k != args.k)
+    # k on every task first, then the extra ks on the subset: the targets' numbers (at k) arrive first, and the
+    # accuracy-against-k figure fills in after (a subset task at k = 1, 2, 4, 8 costs several k-only tasks).
+    plan = [(t, (args.k,)) for t in range(len(tasks))]
+    plan += [(t, extra) for t in range(min(args.subset, len(tasks))) if extra]
+    for t, shots in tqdm(plan, desc=name):
+        task, have = tasks[t], state["tasks"].get(str(t), {})
         done = revisions.get(str(t), {})
-        stale = [s for s in selectors if str(t) in state["tasks"] and done.get(s, 1) != current[s]]
-        if str(t) in state["tasks"] and not stale:
+        stale = [s for s in selectors if have and done.get(s, 1) != current[s]]
+        missing = tuple(k for k in shots if not any(key.endswith(f"@{k}") for key in have))
+        if not stale and not missing:
             continue
         start = time.perf_counter()
-        shots = tuple(sorted({args.k, *config["extra_ks"]})) if t < args.subset else (args.k,)
-        if stale:  # re-score the changed selectors alone; their prompts are new, the others' stand
+        scores = dict(have)
+        if stale:  # re-score the changed selectors alone at the ks the task has; their prompts are new
             if t == 0:  # stale tasks are a prefix 0..n: the selectors' prompt counts restart with the revision
                 selection.update({s: 0 for s in stale})
-            scores, _ = score_task(replace(cfg, protonet=False), task, args.seed * 1000 + t,
-                                   selectors={s: chosen[s] for s in stale}, proto=None, lm=lm, encoder=encoder,
-                                   shots=shots, selection=selection)
-            scores = {**state["tasks"][str(t)], **scores}
-        else:
-            scores, _ = score_task(cfg, task, args.seed * 1000 + t, selectors=chosen, proto=proto, lm=lm,
-                                   encoder=encoder, shots=shots, selection=selection)
+            scored = tuple(k for k in (args.k, *extra) if any(key.endswith(f"@{k}") for key in have))
+            fresh, _ = score_task(replace(cfg, protonet=False), task, args.seed * 1000 + t,
+                                  selectors={s: chosen[s] for s in stale}, proto=None, lm=lm, encoder=encoder,
+                                  shots=scored, selection=selection)
+            scores.update(fresh)
+        if missing:
+            fresh, _ = score_task(cfg, task, args.seed * 1000 + t, selectors=chosen, proto=proto, lm=lm,
+                                  encoder=encoder, shots=missing, selection=selection)
+            scores.update(fresh)
         state["tasks"][str(t)] = scores
         revisions[str(t)] = current
         state["seconds"] = round(state["seconds"] + time.perf_counter() - start, 1)

@@ -47,6 +47,38 @@ def test_protocol_resumes_per_task_and_pairs_against_knn(protocol, tmp_path, mon
                                tmp_path)
 
 
+def test_k_runs_on_every_task_before_the_extra_ks_of_the_subset(protocol, tmp_path, monkeypatch, family, fake_lm,
+                                                               fake_encoder):
+    """The targets are judged at k: a stop part-way leaves k scored on as many tasks as possible, and a task
+    that stopped after its k-pass gets its extra ks added on the next run, its k scores kept."""
+    import prompting.comparison
+    import prompting.tasks
+
+    monkeypatch.setattr(prompting.tasks, "get_family", lambda name: family)
+    calls, real = [], prompting.comparison.score_task
+
+    def recording(cfg, task, seed, **kwargs):
+        calls.append((seed, kwargs["shots"]))
+        return real(cfg, task, seed, **kwargs)
+
+    monkeypatch.setattr(prompting.comparison, "score_task", recording)
+    args = protocol["parse_args"](["--families", "synthetic", "--selectors", "zero,knn", "--queries", "2",
+                                   "--pool", "6", "--tasks", "3", "--subset", "2", "--extra-ks", "1,2",
+                                   "--no-protonet", "--calibration", "off", "--out", str(tmp_path)])
+    protocol["run_family"]("synthetic", args, fake_lm, fake_encoder, tmp_path)
+    assert calls == [(0, (4,)), (1, (4,)), (2, (4,)), (0, (1, 2)), (1, (1, 2))]
+    state = json.loads((tmp_path / "synthetic.json").read_text())
+    assert {"knn@1", "knn@2", "knn@4"} <= set(state["tasks"]["1"]) and "knn@1" not in state["tasks"]["2"]
+
+    state["tasks"]["1"] = {k: v for k, v in state["tasks"]["1"].items() if not k.endswith(("@1", "@2"))}
+    (tmp_path / "synthetic.json").write_text(json.dumps(state))  # as if stopped after task 1's k-pass
+    calls.clear()
+    protocol["run_family"]("synthetic", args, fake_lm, fake_encoder, tmp_path)
+    assert calls == [(1, (1, 2))]
+    again = json.loads((tmp_path / "synthetic.json").read_text())
+    assert again["tasks"]["1"]["knn@4"] == state["tasks"]["1"]["knn@4"] and "knn@2" in again["tasks"]["1"]
+
+
 def test_a_changed_selector_is_rescored_alone_on_finished_tasks(protocol, tmp_path, monkeypatch, family, fake_lm,
                                                                 fake_encoder):
     import torch
