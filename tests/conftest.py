@@ -53,6 +53,31 @@ def _isolate_mlflow_tracking_uri():
 
 
 @pytest.fixture
+def at_once():
+    """Runs each callable in its own thread, all started before any is joined (two writers racing on one
+    path); returns their results and whatever they raised, so a test can assert on both."""
+    import threading
+
+    def run(*calls):
+        results, errors = [], []
+
+        def call(fn):
+            try:
+                results.append(fn())
+            except Exception as exc:  # noqa: BLE001 - the test reports whatever a thread raised
+                errors.append(exc)
+
+        threads = [threading.Thread(target=call, args=(fn,)) for fn in calls]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return results, errors
+
+    return run
+
+
+@pytest.fixture
 def lm_must_not_load(monkeypatch):
     """Bad input must be refused before the slow LM load: loading it fails the test."""
     import prompting.lm

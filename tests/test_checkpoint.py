@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import threading
+import functools
 
 import pytest
 
@@ -10,14 +10,11 @@ from metaopt.checkpoint import write_atomically
 from metaopt.errors import ConfigError
 
 
-def test_writers_of_one_path_at_once_leave_one_whole_file(tmp_path):
+def test_writers_of_one_path_at_once_leave_one_whole_file(tmp_path, at_once):
     path = tmp_path / "result.json"
     payloads = [bytes([i]) * (1 << 22) for i in range(4)]
-    threads = [threading.Thread(target=write_atomically, args=(path, p, "result")) for p in payloads]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    _, errors = at_once(*(functools.partial(write_atomically, path, p, "result") for p in payloads))
+    assert not errors
     assert path.read_bytes() in payloads
     assert [p.name for p in tmp_path.iterdir()] == ["result.json"]  # no temporary file left
 

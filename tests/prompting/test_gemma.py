@@ -42,10 +42,9 @@ def test_real_gemma3_loads_by_name_and_classifies_easy_prompts():
     _agree_with_and_without_sharing(lm, 1e-3, MIXED, batch_size=3)
 
 
-def test_two_assemblies_at_once_give_one_whole_file(monkeypatch, tmp_path):
+def test_two_assemblies_at_once_give_one_whole_file(monkeypatch, tmp_path, at_once):
     """Two first loads of gemma3 at once each assemble into their own file; the result is whole, nothing is left."""
     import hashlib
-    import threading
 
     import prompting._sources as sources
 
@@ -59,19 +58,7 @@ def test_two_assemblies_at_once_give_one_whole_file(monkeypatch, tmp_path):
     monkeypatch.setattr(sources, "_package_file", lambda dist, suffix: files[suffix])
     cache = tmp_path / "cache"
     monkeypatch.setenv("METAOPT_CACHE", str(cache))
-    errors = []
-
-    def assemble():
-        try:
-            sources.gemma3_gguf()
-        except Exception as exc:  # noqa: BLE001 - the test reports whatever a thread raised
-            errors.append(exc)
-
-    threads = [threading.Thread(target=assemble) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    _, errors = at_once(sources.gemma3_gguf, sources.gemma3_gguf)
     assert not errors
     assert [p.name for p in cache.iterdir()] == [sources.GEMMA3_GGUF]
     assert (cache / sources.GEMMA3_GGUF).read_bytes() == b"".join(chunks)

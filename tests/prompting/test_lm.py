@@ -214,7 +214,7 @@ def test_multi_token_labels_sharing_on_the_real_smollm2(real_lm):
     _agree_with_and_without_sharing(real_lm, 1e-4, MIXED, 3, (" wild animal", " green plant"))
 
 
-def test_two_first_loads_at_once_both_succeed_and_leave_one_converted_folder(monkeypatch, tmp_path):
+def test_two_first_loads_at_once_both_succeed_and_leave_one_converted_folder(monkeypatch, tmp_path, at_once):
     """Two processes converting the same GGUF at once (a protocol's families in parallel on a fresh machine) once
     shared one .partial folder: one deleted it under the other. Each now writes its own and the first rename wins."""
     import threading
@@ -223,11 +223,12 @@ def test_two_first_loads_at_once_both_succeed_and_leave_one_converted_folder(mon
 
     import prompting.lm as lm_module
 
+    both_read, both_writing = threading.Barrier(2), threading.Barrier(2)
+
     class Tokenizer:
         def save_pretrained(self, folder):
             (Path(folder) / "tokenizer.json").write_text("{}")
-
-    both_read = threading.Barrier(2)
+            both_writing.wait(timeout=10)  # both are mid-write at once: the interleaving that broke the old code
 
     def fake_pretrained(folder, dtype, **kwargs):
         model = torch.nn.Linear(3, 2)
@@ -238,19 +239,11 @@ def test_two_first_loads_at_once_both_succeed_and_leave_one_converted_folder(mon
     monkeypatch.setattr(lm_module, "_load_pretrained", fake_pretrained)
     monkeypatch.setattr(lm_module, "require", lambda *a: None)
     monkeypatch.setattr(lm_module, "cache_root", lambda: tmp_path)
-    results, errors = [], []
 
     def load():
-        try:
-            results.append(lm_module._load_gguf(tmp_path / "model.gguf", torch.float32))
-        except Exception as exc:  # noqa: BLE001 - the test reports whatever a thread raised
-            errors.append(exc)
+        return lm_module._load_gguf(tmp_path / "model.gguf", torch.float32)
 
-    threads = [threading.Thread(target=load) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results, errors = at_once(load, load)
     assert not errors and len(results) == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model-f32"]  # no .partial left behind
     assert {p.name for p in (tmp_path / "model-f32").iterdir()} >= {"config.json", "model.safetensors"}
