@@ -8,10 +8,12 @@ temporary file first and are renamed into place, so a crash mid-write keeps the 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import io
 import json
 import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,8 @@ import torch
 
 from metaopt.errors import ConfigError
 
-__all__ = ["CHECKPOINT_FILE", "CONFIG_FILE", "save_checkpoint", "load_checkpoint", "write_json", "read_json"]
+__all__ = ["CHECKPOINT_FILE", "CONFIG_FILE", "save_checkpoint", "load_checkpoint", "write_json", "read_json",
+           "write_atomically", "private_sibling", "file_lock"]
 
 CHECKPOINT_FILE = "checkpoint.pt"
 CONFIG_FILE = "config.json"
@@ -59,6 +62,22 @@ def write_atomically(path: Path, data: bytes | memoryview, what: str) -> None:
         reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
         kept = " (the previous one is kept)" if path.exists() else ""
         raise ConfigError(f"cannot write {what} {path}: {reason}{kept}") from None
+
+
+@contextlib.contextmanager
+def file_lock(path: Path | None) -> Iterator[None]:
+    """An exclusive lock on ``path`` (created if absent) among the processes of one machine; ``None``: no lock.
+    For read-merge-write of a file that several processes update (no lock across hosts)."""
+    if path is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def load_checkpoint(directory: str | Path) -> dict[str, Any]:

@@ -6,8 +6,10 @@ For each family: ``--tasks`` held-out test tasks (``--ways`` classes, ``--pool``
 every task and ``--extra-ks`` on the first ``--subset`` tasks (k on all the tasks first, then the extra ks, so a
 stopped run has the targets' numbers on as many tasks as it could). Per-task accuracies go to ``OUT/FAMILY.json``
 after every task; running the same command again skips the tasks already there (a different configuration
-is refused). The meta selector's scorer is meta-trained once per family and kept in ``OUT/FAMILY.meta.pt``; its
-LM feedback is kept task by task in ``OUT/FAMILY.meta.feedback.pkl`` (not committed), so meta-training resumes too.
+is refused). ``--shard I/N`` takes every N-th task, so shards of one family run side by side (each merges its
+tasks into the JSON under ``OUT/FAMILY.lock``). The meta selector's scorer is meta-trained once per family and
+kept in ``OUT/FAMILY.meta.pt``; its LM feedback is kept task by task in ``OUT/FAMILY.meta.feedback.pkl`` (not
+committed), so meta-training resumes too.
 When a selector's method changes (``REVISIONS``), the finished tasks are re-scored for that selector alone on
 the next run, task by task and resumably, and its other columns stay.
 The tables (mean ± t-based 95% interval over tasks; differences against kNN at the same k, paired by task)
@@ -18,6 +20,7 @@ are printed and written to ``OUT/tables.md``, and each family's figure to ``OUT/
     python docs/scripts/prompt_protocol.py --device cuda --dtype bfloat16 ...    # on a GPU
     python docs/scripts/prompt_protocol.py --tasks 2 --queries 2 --families fortunes --out /tmp/pilot   # a pilot
     python docs/scripts/prompt_protocol.py --jobs 2 --out docs/prompt_protocol   # families side by side, a core each
+    python docs/scripts/prompt_protocol.py --jobs 2 --families fortunes --k-only ...  # one family's tasks on 2 cores
     python docs/scripts/prompt_protocol.py --report-only --out docs/prompt_protocol   # re-print the tables
 """
 
@@ -64,7 +67,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                          "scored 1.11-1.20x the prompts/s of one 2-thread process "
                          "(benchmarks/lm_threads_vs_processes.py)")
     ap.add_argument("--jobs", type=int, default=1,
-                    help="families run at once, each in its own process on --threads (default: the cores / jobs)")
+                    help="processes at once, a family each on --threads (default: the cores / jobs); with fewer "
+                         "families than jobs, each family's tasks are shared among jobs // families processes")
+    ap.add_argument("--shard", default="0/1", metavar="I/N",
+                    help="this process takes the tasks t with t %% N == I (default 0/1: all); shards of one family "
+                         "run side by side, each merging its tasks into OUT/FAMILY.json under a lock")
+    ap.add_argument("--k-only", action="store_true",
+                    help="score --k alone this run; the subset's --extra-ks wait for a run without it")
     ap.add_argument("--no-protonet", action="store_true")
     ap.add_argument("--out", default="docs/prompt_protocol")
     ap.add_argument("--report-only", action="store_true", help="print the tables from OUT and exit")
@@ -73,6 +82,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         ap.error(f"--threads must be at least 1, got {args.threads}")
     if args.jobs < 1:
         ap.error(f"--jobs must be at least 1, got {args.jobs}")
+    index, _, count = args.shard.partition("/")
+    if not (index.isdigit() and count.isdigit() and int(index) < int(count)):
+        ap.error(f"--shard {args.shard}: use I/N with 0 <= I < N, e.g. 1/2")
+    args.shard_index, args.shards = int(index), int(count)
     from metaopt.errors import ConfigError
     from prompting.selectors import make_selector
 
@@ -123,27 +136,60 @@ def write_atomic(path: Path, data: dict[str, Any]) -> None:
     write_atomically(path, json.dumps(data, indent=1).encode(), "protocol scores")  # a kill mid-write loses nothing
 
 
-def meta_selector(path: Path, cfg: Any, *, family: Any, lm: Any, encoder: Any, selection: dict[str, int]) -> Any:
-    """The meta selector, meta-trained once and kept beside the scores (a resumed run does not retrain it)."""
+META_PROMPTS = "meta (meta-training)"
+
+
+def meta_selector(path: Path, cfg: Any, *, family: Any, lm: Any, encoder: Any) -> tuple[Any, int]:
+    """The meta selector, meta-trained once and kept beside the scores (a resumed run, or another shard, does not
+    retrain it), and the LM prompts its meta-training spent."""
     import torch
 
+    from metaopt.checkpoint import file_lock
     from prompting.selectors import make_selector
     from prompting.selectors._scorer import GuardReport, ResidualScorer
 
     template = make_selector("meta", **cfg.selector_params)
-    saved = torch.load(path, weights_only=False) if path.exists() else None
-    if saved is not None and saved.get("revision", 1) == REVISIONS["meta"]:
-        scorer = ResidualScorer(encoder.dim, template.rank)
-        scorer.load_state_dict(saved["state"])
-        selection.update(saved["selection"])
-        return type(template)(**template.params(), scorer=scorer.eval(), report=GuardReport(**saved["report"]))
-    # the feedback is kept task by task, so a run stopped during meta-training resumes at its next task
-    trained = template.meta_train(family, lm=lm, encoder=encoder, seed=cfg.seeds[0], progress=True,
-                                  feedback_file=path.with_suffix(".feedback.pkl"), **cfg.sizes())
-    selection["meta (meta-training)"] = trained.feedback_prompts
-    torch.save({"state": trained._scorer.state_dict(), "report": asdict(trained.report), "selection": selection,
-                "revision": REVISIONS["meta"]}, path)
-    return trained
+    with file_lock(lock_of(path)):  # shards of a family wait for the first one's meta-training, then load it
+        saved = torch.load(path, weights_only=False) if path.exists() else None
+        if saved is not None and saved.get("revision", 1) == REVISIONS["meta"]:
+            scorer = ResidualScorer(encoder.dim, template.rank)
+            scorer.load_state_dict(saved["state"])
+            report = GuardReport(**saved["report"])
+            return (type(template)(**template.params(), scorer=scorer.eval(), report=report),
+                    saved["selection"][META_PROMPTS])
+        # the feedback is kept task by task, so a run stopped during meta-training resumes at its next task
+        trained = template.meta_train(family, lm=lm, encoder=encoder, seed=cfg.seeds[0], progress=True,
+                                      feedback_file=path.with_suffix(".feedback.pkl"), **cfg.sizes())
+        torch.save({"state": trained._scorer.state_dict(), "report": asdict(trained.report),
+                    "selection": {META_PROMPTS: trained.feedback_prompts}, "revision": REVISIONS["meta"]}, path)
+        return trained, trained.feedback_prompts
+
+
+def lock_of(path: Path) -> Path:
+    """The lock file of a family's outputs (``OUT/FAMILY.lock``), shared by its shards."""
+    return path.with_name(path.name.split(".")[0] + ".lock")
+
+
+def record_task(path: Path, config: dict[str, Any], t: int, scores: dict[str, float], revision: dict[str, int],
+                seconds: float, spent: dict[str, int], *, reset: dict[str, int] | None = None,
+                extra: dict[str, Any] | None = None) -> None:
+    """Task ``t``'s scores into ``path``, read and rewritten under the family's lock so that shards running at
+    once keep each other's tasks: its selectors' LM prompts (``spent``) and ``seconds`` add to the totals,
+    after ``reset`` sets some totals (0 where a new revision's re-scoring begins; meta-training's one-off count)
+    and ``extra`` some top-level entries."""
+    from metaopt.checkpoint import file_lock
+
+    with file_lock(lock_of(path)):
+        state = json.loads(path.read_text()) if path.exists() else {"config": config, "tasks": {}, "seconds": 0.0}
+        state["tasks"][str(t)] = scores
+        state.setdefault("revisions", {})[str(t)] = revision
+        state["seconds"] = round(state["seconds"] + seconds, 1)
+        totals = state.setdefault("selection_prompts", {})
+        totals.update(reset or {})
+        for name, n in spent.items():
+            totals[name] = totals.get(name, 0) + n
+        state.update(extra or {})
+        write_atomic(path, state)
 
 
 def run_family(name: str, args: argparse.Namespace, lm: Any, encoder: Any, out: Path) -> None:
@@ -164,33 +210,39 @@ def run_family(name: str, args: argparse.Namespace, lm: Any, encoder: Any, out: 
                         args.ways, args.pool, queries, args.params,
                         not args.no_protonet, split="test", calibration=args.calibration)
     cfg.validate()
-    selection: dict[str, int] = state.get("selection_prompts", {})
-    chosen, proto = prepare_selectors(cfg, args.seed, family=family, lm=lm, encoder=encoder, selection=selection)
+    chosen, proto = prepare_selectors(cfg, args.seed, family=family, lm=lm, encoder=encoder, selection={})
+    fixed: dict[str, Any] = {}  # what every task's write carries along: the meta guard's outcome
+    one_off: dict[str, int] = {}  # and the LM prompts of meta-training, spent once for all tasks
     if "meta" in selectors:
-        chosen["meta"] = meta_selector(out / f"{name}.meta.pt", cfg, family=family, lm=lm, encoder=encoder,
-                                       selection=selection)
-        state["meta_guard"] = {"steps": chosen["meta"].report.steps, "temperature": chosen["meta"].report.temperature,
-                               "gain": chosen["meta"].report.gain}
+        chosen["meta"], meta_prompts = meta_selector(out / f"{name}.meta.pt", cfg, family=family, lm=lm,
+                                                     encoder=encoder)
+        report, one_off[META_PROMPTS] = chosen["meta"].report, meta_prompts
+        fixed["meta_guard"] = {"steps": report.steps, "temperature": report.temperature, "gain": report.gain}
     tasks = family.tasks("test", args.tasks, args.seed, **cfg.sizes())
     current = {s: REVISIONS.get(s, 1) for s in selectors}
     revisions = state.setdefault("revisions", {})
-    extra = tuple(k for k in sorted(set(config["extra_ks"])) if k != args.k)
+    extra = () if args.k_only else tuple(k for k in sorted(set(config["extra_ks"])) if k != args.k)
     # k on every task first, then the extra ks on the subset: the targets' numbers (at k) arrive first, and the
     # accuracy-against-k figure fills in after (a subset task at k = 1, 2, 4, 8 costs several k-only tasks).
     plan = [(t, (args.k,)) for t in range(len(tasks))]
     plan += [(t, extra) for t in range(min(args.subset, len(tasks))) if extra]
-    for t, shots in tqdm(plan, desc=name):
+    plan = [(t, shots) for t, shots in plan if t % args.shards == args.shard_index]
+    for t, shots in tqdm(plan, desc=name if args.shards == 1 else f"{name} {args.shard}"):
         task, have = tasks[t], state["tasks"].get(str(t), {})
         done = revisions.get(str(t), {})
         stale = [s for s in selectors if have and done.get(s, 1) != current[s]]
+        if stale and args.shards > 1:  # the totals of LM prompts restart at task 0, which one shard writes
+            raise SystemExit(f"{path}: task {t} needs {', '.join(stale)} re-scored (a new revision); run that "
+                             "without --shard")
         missing = tuple(k for k in shots if not any(key.endswith(f"@{k}") for key in have))
         if not stale and not missing:
             continue
         start = time.perf_counter()
         scores = dict(have)
+        selection: dict[str, int] = {}
+        # stale tasks are a prefix 0..n: the selectors' prompt counts restart with the revision at task 0
+        restart = {s: 0 for s in stale} if t == 0 else {}
         if stale:  # re-score the changed selectors alone at the ks the task has; their prompts are new
-            if t == 0:  # stale tasks are a prefix 0..n: the selectors' prompt counts restart with the revision
-                selection.update({s: 0 for s in stale})
             scored = tuple(k for k in (args.k, *extra) if any(key.endswith(f"@{k}") for key in have))
             fresh, _ = score_task(replace(cfg, protonet=False), task, args.seed * 1000 + t,
                                   selectors={s: chosen[s] for s in stale}, proto=None, lm=lm, encoder=encoder,
@@ -200,11 +252,9 @@ def run_family(name: str, args: argparse.Namespace, lm: Any, encoder: Any, out: 
             fresh, _ = score_task(cfg, task, args.seed * 1000 + t, selectors=chosen, proto=proto, lm=lm,
                                   encoder=encoder, shots=missing, selection=selection)
             scores.update(fresh)
-        state["tasks"][str(t)] = scores
-        revisions[str(t)] = current
-        state["seconds"] = round(state["seconds"] + time.perf_counter() - start, 1)
-        state["selection_prompts"] = selection
-        write_atomic(path, state)
+        record_task(path, config, t, scores, current, time.perf_counter() - start, selection,
+                    reset={**restart, **one_off}, extra=fixed)
+        state["tasks"][str(t)], revisions[str(t)] = scores, current  # its extra-ks pass starts from these
 
 
 def tables(out: Path, families: list[str], planned: int = 40) -> str:
@@ -298,17 +348,22 @@ def targets(out: Path, families: list[str], planned: int = 40) -> list[str]:
 
 
 def family_commands(argv: list[str], families: list[str], jobs: int, threads: int | None) -> list[list[str]]:
-    """One command line per family: the same options, ``--families`` that family alone, ``--threads`` set."""
+    """One command line per family: the same options, ``--families`` that family alone, ``--threads`` set; with
+    fewer families than jobs, each family is split into ``jobs // families`` shards (``--shard I/N``)."""
     threads = threads or max(1, (os.cpu_count() or 1) // jobs)
+    shards = max(1, jobs // max(1, len(families)))
+    own = ("--families", "--jobs", "--threads", "--shard")
     rest, skip = [], False
     for arg in argv:
         if skip:
             skip = False
-        elif arg in ("--families", "--jobs", "--threads"):
+        elif arg in own:
             skip = True
-        elif not arg.startswith(("--families=", "--jobs=", "--threads=")):
+        elif not arg.startswith(tuple(f"{name}=" for name in own)):
             rest.append(arg)
-    return [[sys.executable, __file__, *rest, "--families", f, "--threads", str(threads)] for f in families]
+    split = [[]] if shards == 1 else [["--shard", f"{i}/{shards}"] for i in range(shards)]
+    return [[sys.executable, __file__, *rest, "--families", f, "--threads", str(threads), *part]
+            for f in families for part in split]
 
 
 def run_jobs(commands: list[list[str]], jobs: int) -> int:
@@ -333,11 +388,12 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     families = [f for f in args.families.split(",") if f]
     failed = 0
-    if args.jobs > 1 and len(families) > 1 and not args.report_only:
+    if args.jobs > 1 and not args.report_only:
         out.mkdir(parents=True, exist_ok=True)
-        failed = run_jobs(family_commands(argv, families, args.jobs, args.threads), args.jobs)
+        commands = family_commands(argv, families, args.jobs, args.threads)
+        failed = run_jobs(commands, args.jobs)
         if failed:
-            print(f"{failed} of {len(families)} families failed (see their output above); run the same command "
+            print(f"{failed} of {len(commands)} processes failed (see their output above); run the same command "
                   "again to resume", file=sys.stderr)
         args.report_only = True  # the tables of what the processes wrote
     if not args.report_only:

@@ -21,16 +21,15 @@ to finish first. Here the study runs in synchronous batches of ``batch_size`` tr
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
+from metaopt.checkpoint import file_lock
 from metaopt.tuning._progress import StudyProgress
 from metaopt.tuning._recovery import recover_dead_trials
 from metaopt.tuning._samplers import make_sampler
@@ -183,20 +182,6 @@ def discard_duplicates(study: optuna.Study) -> list[int]:
     return out
 
 
-@contextlib.contextmanager
-def _locked(path: Path | None) -> Iterator[None]:
-    """An exclusive lock shared by the workers of one ``tune`` (fewer duplicate batches); none across hosts."""
-    if path is None:
-        yield
-        return
-    with open(path, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
 def _dedup(study: optuna.Study, objective: Callable[[optuna.Trial], Any]) -> Callable[[optuna.Trial], Any]:
     def checked(trial: optuna.Trial) -> Any:
         frozen = study._storage.get_trial(trial._trial_id)
@@ -219,7 +204,7 @@ def optimize_in_batches(study: optuna.Study, objective: Callable[[optuna.Trial],
     try:
         while True:
             recover_dead_trials(queue)
-            with _locked(lock):
+            with file_lock(lock):  # fewer duplicate batches among one tune's workers
                 done = fill_queue(queue, space, sampler=sampler, seed=seed, batch_size=batch_size, total=trials)
                 discard_duplicates(queue)
             progress.set_counted(sum(t.state in FINISHED for t in canonical_trials(queue.get_trials()).values()))

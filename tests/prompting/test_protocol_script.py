@@ -182,7 +182,7 @@ def test_jobs_run_one_family_per_process(protocol, monkeypatch):
     assert [c[2:] for c in commands] == [["--out", "o", "--k", "4", "--families", f, "--threads", "4"]
                                          for f in ("wordnet", "fortunes")]  # 8 cores / 2 jobs
     assert all(c[0] == sys.executable and c[1].endswith("prompt_protocol.py") for c in commands)
-    assert protocol["family_commands"](["--jobs", "2"], ["wordnet"], 2, 3)[0][-2:] == ["--threads", "3"]
+    assert protocol["family_commands"](["--jobs", "2"], ["wordnet", "bbc"], 2, 3)[0][-2:] == ["--threads", "3"]
     ok, bad = [sys.executable, "-c", "pass"], [sys.executable, "-c", "raise SystemExit(3)"]
     assert protocol["run_jobs"]([ok, bad, bad, ok], 2) == 2
 
@@ -191,3 +191,74 @@ def test_jobs_below_one_is_refused(protocol, capsys):
     with pytest.raises(SystemExit) as exit_:
         protocol["parse_args"](["--jobs", "0"])
     assert exit_.value.code == 2 and "--jobs must be at least 1, got 0" in capsys.readouterr().err
+
+
+def _shard_args(protocol, tmp_path, *extra):
+    return protocol["parse_args"](["--families", "synthetic", "--selectors", "knn,bootstrap,meta", "--queries", "2",
+                                   "--pool", "6", "--tasks", "5", "--subset", "2", "--extra-ks", "2",
+                                   "--no-protonet", "--calibration", "off", "--out", str(tmp_path),
+                                   "--param", "meta_tasks=2", "--param", "train_queries=4", "--param", "num_sets=2",
+                                   "--param", "val_size=2", *extra])
+
+
+def test_shards_of_a_family_run_at_once_and_merge_into_one_file(protocol, tmp_path, monkeypatch, family, fake_lm,
+                                                                fake_encoder, at_once):
+    """Two shards in parallel write what one process writes: every task, the same scores and LM-prompt totals,
+    and the meta selector meta-trained once (the second shard waits for it and loads it)."""
+    import prompting.tasks
+    from prompting.selectors.meta import MetaLearned
+
+    monkeypatch.setattr(prompting.tasks, "get_family", lambda name: family)
+    alone = tmp_path / "alone"
+    protocol["run_family"]("synthetic", _shard_args(protocol, alone), fake_lm, fake_encoder, alone)
+    expected = json.loads((alone / "synthetic.json").read_text())
+
+    trainings, real = [], MetaLearned.meta_train
+
+    def counting(self, *args, **kwargs):
+        trainings.append(1)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(MetaLearned, "meta_train", counting)
+    shared = tmp_path / "shared"
+    shards = [_shard_args(protocol, shared, "--shard", f"{i}/2") for i in range(2)]
+    _, errors = at_once(*[lambda a=a: protocol["run_family"]("synthetic", a, type(fake_lm)(), fake_encoder, shared)
+                          for a in shards])
+    assert not errors
+    merged = json.loads((shared / "synthetic.json").read_text())
+    assert merged["tasks"] == expected["tasks"] and merged["revisions"] == expected["revisions"]
+    assert merged["selection_prompts"] == expected["selection_prompts"]
+    assert merged["selection_prompts"]["bootstrap"] == 4 * 7  # 5 tasks at k = 4, 2 at k = 2: 4 prompts each
+    assert merged["meta_guard"] == expected["meta_guard"] and len(trainings) == 1
+
+
+def test_a_resumed_run_keeps_the_totals_of_lm_prompts(protocol, tmp_path, monkeypatch, family, fake_lm,
+                                                      fake_encoder):
+    """Loading the saved meta selector once reset the running totals to the ones at meta-training time."""
+    import prompting.tasks
+
+    monkeypatch.setattr(prompting.tasks, "get_family", lambda name: family)
+    protocol["run_family"]("synthetic", _shard_args(protocol, tmp_path, "--k-only"), fake_lm, fake_encoder, tmp_path)
+    first = json.loads((tmp_path / "synthetic.json").read_text())
+    assert first["selection_prompts"]["bootstrap"] == 4 * 5 and "knn@2" not in first["tasks"]["0"]  # k alone
+    protocol["run_family"]("synthetic", _shard_args(protocol, tmp_path), fake_lm, fake_encoder, tmp_path)
+    again = json.loads((tmp_path / "synthetic.json").read_text())
+    assert again["selection_prompts"]["bootstrap"] == 4 * 7 and "knn@2" in again["tasks"]["1"]
+    assert again["selection_prompts"]["meta (meta-training)"] == first["selection_prompts"]["meta (meta-training)"] > 0
+
+
+def test_jobs_above_the_families_split_each_family_into_shards(protocol, monkeypatch):
+    import os
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    commands = protocol["family_commands"](["--families", "fortunes", "--jobs", "2", "--shard", "0/3", "--k-only"],
+                                           ["fortunes"], 2, None)
+    assert [c[2:] for c in commands] == [["--k-only", "--families", "fortunes", "--threads", "1", "--shard", s]
+                                         for s in ("0/2", "1/2")]
+
+
+@pytest.mark.parametrize("shard", ["2/2", "1", "a/2", "-1/2"])
+def test_a_bad_shard_is_refused_in_one_line(protocol, shard, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        protocol["parse_args"]([f"--shard={shard}"])
+    assert exit_.value.code == 2 and f"--shard {shard}: use I/N with 0 <= I < N" in capsys.readouterr().err
