@@ -4,7 +4,6 @@ with SIGKILL mid-trial, then the study resumed."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -18,31 +17,6 @@ from optuna.trial import TrialState
 from metaopt.cli import main
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-
-TINY_SPACE = '''
-import os
-import time
-
-# The kill test needs a trial it can catch mid-budget: sinusoid iterations take milliseconds, so on a fast machine
-# a whole trial could pass between two looks at the study. A fixed pause per meta-iteration (in the worker process
-# only, set by the test) makes the window seconds long on any machine.
-if os.environ.get("TINY_SPACE_PAUSE"):
-    from metaopt.trainer import MetaTrainer
-
-    _train_tasks = MetaTrainer.train_tasks
-
-    def _paused(self, iteration):
-        time.sleep(float(os.environ["TINY_SPACE_PAUSE"]))
-        return _train_tasks(self, iteration)
-
-    MetaTrainer.train_tasks = _paused
-
-
-def space(trial):
-    return {"algorithm": "fomaml", "inner_lr": trial.suggest_float("inner_lr", 1e-3, 1e-2, log=True),
-            "meta_batch": 2}
-'''
-
 
 @pytest.mark.parametrize("argv, needle", [
     (["--algorithms", "maml,nope"], "nope"),
@@ -69,10 +43,7 @@ def test_help_answers_without_importing_heavy_packages():
     assert out.strip() == "True []"
 
 
-def _cli(tmp_path, trials, iterations, *extra, pause=0.0):
-    (tmp_path / "tiny_space.py").write_text(TINY_SPACE)
-    env = {**os.environ, "PYTHONPATH": str(tmp_path), "OMP_NUM_THREADS": "1", "METAOPT_TUNE_HEARTBEAT": "1",
-           "TINY_SPACE_PAUSE": str(pause) if pause else ""}
+def _cli(env, trials, iterations, *extra):
     cmd = [sys.executable, "-m", "metaopt", "tune", "--benchmark", "sinusoid", "--shots", "5", "--algorithms",
            "tiny_space:space", "--trials", str(trials), "--iterations", str(iterations), "--study", "cli",
            "--pruner", "none", "--sampler", "random", "--no-progress", "--json", *extra]
@@ -89,9 +60,9 @@ def _mlflow_runs(tmp_path):
 
 
 @pytest.mark.slow
-def test_two_workers_share_one_study(tmp_path):
+def test_two_workers_share_one_study(tmp_path, tiny_space):
     # 2 s per trial, so one worker cannot finish all four while the other is still importing torch.
-    cmd, env = _cli(tmp_path, 4, 4, "--workers", "2", pause=0.5)
+    cmd, env = _cli(tiny_space(pause=0.5), 4, 4, "--workers", "2")
     done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     summary = json.loads(done.stdout.strip().splitlines()[-1])
@@ -102,8 +73,8 @@ def test_two_workers_share_one_study(tmp_path):
 
 
 @pytest.mark.slow
-def test_worker_killed_mid_trial_then_study_resumed(tmp_path):
-    cmd, env = _cli(tmp_path, 3, 40, pause=0.1)  # 4 s of budget per trial
+def test_worker_killed_mid_trial_then_study_resumed(tmp_path, tiny_space):
+    cmd, env = _cli(tiny_space(pause=0.1), 3, 40)  # 4 s of budget per trial
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     victim, deadline = None, time.monotonic() + 400
     try:

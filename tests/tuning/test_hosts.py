@@ -25,12 +25,12 @@ TRIALS = 5
 
 @pytest.mark.slow
 def test_three_hosts_on_postgres_and_an_mlflow_server_survive_a_killed_host(tmp_path, postgres_server,
-                                                                            mlflow_server):
+                                                                            mlflow_server, tiny_space):
     storage = postgres_server["url"]("hosts")
-    env = {**os.environ, "PGPASSWORD": postgres_server["password"], "OMP_NUM_THREADS": "1",
-           "METAOPT_TUNE_HEARTBEAT": "1", "MLFLOW_TRACKING_URI": mlflow_server}
+    # 4 s per trial, so the host is killed mid-trial, not between two
+    env = {**tiny_space(pause=0.1), "PGPASSWORD": postgres_server["password"], "MLFLOW_TRACKING_URI": mlflow_server}
     cmd = [sys.executable, "-m", "metaopt", "tune", "--benchmark", "sinusoid", "--shots", "5", "--algorithms",
-           "fomaml", "--trials", str(TRIALS), "--iterations", "40", "--val-every", "5", "--val-tasks", "3",
+           "tiny_space:space", "--trials", str(TRIALS), "--iterations", "40", "--val-every", "5", "--val-tasks", "3",
            "--test-tasks", "5", "--storage", storage, "--study", "hosts", "--tracking-uri", mlflow_server,
            "--sampler", "random", "--pruner", "none", "--no-progress"]
     procs = {}

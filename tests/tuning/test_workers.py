@@ -19,22 +19,13 @@ from metaopt.tuning import EXIT_WORKER_DIED
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
-TINY_SPACE = '''
-def space(trial):
-    return {"algorithm": "fomaml", "inner_lr": trial.suggest_float("inner_lr", 1e-3, 1e-2, log=True),
-            "meta_batch": 2}
-'''
-
-
 def _study(tmp_path):
     return optuna.load_study(study_name="w", storage=f"sqlite:///{tmp_path}/optuna.db")
 
 
 @pytest.mark.slow
-def test_killed_worker_is_one_line_with_exit_code_3_then_rerun_finishes(tmp_path):
-    (tmp_path / "tiny_space.py").write_text(TINY_SPACE)
-    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
-           "OMP_NUM_THREADS": "1", "METAOPT_TUNE_HEARTBEAT": "1"}
+def test_killed_worker_is_one_line_with_exit_code_3_then_rerun_finishes(tmp_path, tiny_space):
+    env = tiny_space(pause=0.1)  # 6 s per trial: the worker is killed mid-trial, not between two
     cmd = [sys.executable, "-m", "metaopt", "tune", "--benchmark", "sinusoid", "--shots", "5", "--algorithms",
            "tiny_space:space", "--trials", "3", "--iterations", "60", "--val-every", "5", "--val-tasks", "3",
            "--test-tasks", "5", "--study", "w", "--workers", "2", "--pruner", "none", "--sampler", "random",
