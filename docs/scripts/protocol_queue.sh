@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs what is left of issue #13's protocol in the background, two processes at a time (one CPU thread each,
 # nice 19): SmolLM2's fortunes at k = 4 first, its tasks shared by two shards (the targets are judged there),
-# then Gemma-3-270M at k = 4 on the three families, then fortunes' extra ks on its subset. Every run resumes per
+# then Gemma-3-270M at k = 4 on the three families (two shards each; the second waits
+# for the first's meta-training under the family's lock), then fortunes' extra ks on its subset. Every run resumes per
 # task, so starting this again after a stop picks up where it left off. Pause it for timings with
 # `pkill -STOP -f prompt_protocol.py` (-CONT to go on).
 #   nohup bash docs/scripts/protocol_queue.sh >> protocol.log 2>&1 &
@@ -12,9 +13,12 @@ export -f run
 printf '%s\n' \
   "--families fortunes --k-only --shard 0/2 --out docs/prompt_protocol" \
   "--families fortunes --k-only --shard 1/2 --out docs/prompt_protocol" \
-  "--families wordnet --model gemma3 --subset 0 --no-protonet --out docs/prompt_protocol_gemma3" \
-  "--families chatterbot --model gemma3 --subset 0 --no-protonet --out docs/prompt_protocol_gemma3" \
-  "--families fortunes --model gemma3 --subset 0 --no-protonet --out docs/prompt_protocol_gemma3" \
+  "--families wordnet --model gemma3 --subset 0 --no-protonet --shard 0/2 --out docs/prompt_protocol_gemma3" \
+  "--families wordnet --model gemma3 --subset 0 --no-protonet --shard 1/2 --out docs/prompt_protocol_gemma3" \
+  "--families chatterbot --model gemma3 --subset 0 --no-protonet --shard 0/2 --out docs/prompt_protocol_gemma3" \
+  "--families chatterbot --model gemma3 --subset 0 --no-protonet --shard 1/2 --out docs/prompt_protocol_gemma3" \
+  "--families fortunes --model gemma3 --subset 0 --no-protonet --shard 0/2 --out docs/prompt_protocol_gemma3" \
+  "--families fortunes --model gemma3 --subset 0 --no-protonet --shard 1/2 --out docs/prompt_protocol_gemma3" \
   "--families fortunes --shard 0/2 --out docs/prompt_protocol" \
   "--families fortunes --shard 1/2 --out docs/prompt_protocol" \
   | xargs -P 2 -I{} bash -c 'run {}'
