@@ -37,8 +37,9 @@ def add_commands(sub: Any) -> None:
     psub = p.add_subparsers(dest="prompt_command", required=True, parser_class=type(p))
     c = psub.add_parser(
         "compare", help="compare example selectors at several k on held-out tasks",
-        description="Score zero-shot, random, kNN (KATE), BM25, learned (EPR-style) and meta-learned example "
-        "selectors with a frozen causal LM on held-out tasks of a text task family.",
+        description="Score zero-shot, random, kNN (KATE), label-balanced kNN, BM25, bootstrap few-shot with random "
+        "search (DSPy-style), learned (EPR-style) and meta-learned example selectors with a frozen causal LM on "
+        "held-out tasks of a text task family, each with or without contextual calibration.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     c.add_argument("--family", required=True, help="task family: wordnet, fortunes, chatterbot or hf:NAME")
