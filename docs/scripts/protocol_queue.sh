@@ -10,15 +10,14 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 run() { nice -n 19 python3 docs/scripts/prompt_protocol.py --threads 1 --jobs 1 "$@"; }
 export -f run
-printf '%s\n' \
-  "--families fortunes --k-only --shard 0/2 --out docs/prompt_protocol" \
-  "--families fortunes --k-only --shard 1/2 --out docs/prompt_protocol" \
-  "--families wordnet --model gemma3 --subset 0 --no-protonet --shard 0/2 --out docs/prompt_protocol_gemma3" \
-  "--families wordnet --model gemma3 --subset 0 --no-protonet --shard 1/2 --out docs/prompt_protocol_gemma3" \
-  "--families chatterbot --model gemma3 --subset 0 --no-protonet --shard 0/2 --out docs/prompt_protocol_gemma3" \
-  "--families chatterbot --model gemma3 --subset 0 --no-protonet --shard 1/2 --out docs/prompt_protocol_gemma3" \
-  "--families fortunes --model gemma3 --subset 0 --no-protonet --shard 0/2 --out docs/prompt_protocol_gemma3" \
-  "--families fortunes --model gemma3 --subset 0 --no-protonet --shard 1/2 --out docs/prompt_protocol_gemma3" \
-  "--families fortunes --shard 0/2 --out docs/prompt_protocol" \
-  "--families fortunes --shard 1/2 --out docs/prompt_protocol" \
-  | xargs -P 2 -I{} bash -c 'run {}'
+shards() {  # one line of arguments per shard of a family: shards FAMILY OPTIONS...
+  local family=$1; shift
+  for shard in 0/2 1/2; do echo "--families $family $* --shard $shard"; done
+}
+{
+  shards fortunes --k-only --out docs/prompt_protocol
+  for family in wordnet chatterbot fortunes; do
+    shards "$family" --model gemma3 --subset 0 --no-protonet --out docs/prompt_protocol_gemma3
+  done
+  shards fortunes --out docs/prompt_protocol
+} | xargs -P 2 -I{} bash -c 'run {}'
