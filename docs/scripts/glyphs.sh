@@ -3,21 +3,24 @@
 # the same 600 fixed meta-test tasks (5 query images per class, disjoint test alphabets).
 # Usage: bash docs/scripts/glyphs.sh WAYS SHOTS ITERATIONS META_BATCH PARALLEL [ALGORITHM ...]
 # Environment: SEED (training seed, default 0), ENGINE (auto | batched | higher, default auto), TAG (appended to
-# each run's folder name, default none). A run whose summary (runs/glyphs/NAME.json) exists is skipped, an
-# unfinished one resumes from its checkpoint, and each finished run's 600 per-task test accuracies are written
-# to runs/glyphs/NAME.scores.json (`metaopt evaluate --scores`).
+# each run's folder name, default none), KEEP (a folder, e.g. docs/glyphs: each finished run's 600 per-task test
+# accuracies and its training summary go there as one NAME.json, to be committed; default none). A run whose
+# summary (runs/glyphs/NAME.json, or KEEP/NAME.json) exists is skipped, an unfinished one resumes from its
+# checkpoint, and each finished run's 600 per-task test accuracies are written to runs/glyphs/NAME.scores.json
+# (`metaopt evaluate --scores`).
 # Inner-loop settings follow the MAML paper's Omniglot protocol: 5-way, one step at lr 0.4
 # (3 steps at test); 20-way, five steps at lr 0.1. MAML++ keeps its own (5 steps, lr 0.1, learned);
 # Reptile takes 5 SGD steps at lr 0.1 on support+query and 10 at test.
 set -euo pipefail
 WAYS=$1; SHOTS=$2; ITER=$3; MB=$4; PAR=$5; shift 5
 ALGOS=${*:-maml fomaml anil metasgd metacurvature taml reptile mamlpp}
-SEED=${SEED:-0}; ENGINE=${ENGINE:-auto}; TAG=${TAG:-}
-export WAYS SHOTS ITER MB SEED ENGINE TAG OMP_NUM_THREADS=1
+SEED=${SEED:-0}; ENGINE=${ENGINE:-auto}; TAG=${TAG:-}; KEEP=${KEEP:-}
+export WAYS SHOTS ITER MB SEED ENGINE TAG KEEP OMP_NUM_THREADS=1
 mkdir -p runs/glyphs
 one() {
-  algo=$1; out=runs/glyphs/$algo-${WAYS}w${SHOTS}s$TAG
-  [ -s "$out.json" ] && [ -s "$out.scores.json" ] && { echo "$algo ${WAYS}w${SHOTS}s$TAG already done"; return 0; }
+  algo=$1; name=$algo-${WAYS}w${SHOTS}s$TAG; out=runs/glyphs/$name
+  { [ -n "$KEEP" ] && [ -s "$KEEP/$name.json" ]; } || { [ -s "$out.json" ] && [ -s "$out.scores.json" ]; } \
+    && { echo "$name already done"; keep; return 0; }
   if [ "$WAYS" -ge 20 ]; then inner=(--inner-lr 0.1 --inner-steps 5 --eval-inner-steps 5)
   else inner=(--inner-lr 0.4 --inner-steps 1 --eval-inner-steps 3); fi
   [ "$algo" = mamlpp ] && inner=()
@@ -30,6 +33,14 @@ one() {
   metaopt evaluate --checkpoint "$out" --tasks 600 --scores "$out.scores.json" --no-progress --json >> "$out.log" \
     || { echo "$algo ${WAYS}w${SHOTS}s$TAG: evaluate --scores FAILED (see $out.log)"; return 1; }
   echo "$algo ${WAYS}w${SHOTS}s$TAG done"
+  keep
 }
-export -f one
+# the run's scores with its training summary under "train", as one small file a later machine still has
+keep() {
+  [ -n "$KEEP" ] && [ ! -s "$KEEP/$name.json" ] || return 0
+  mkdir -p "$KEEP"
+  python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); d["train"] = json.load(open(sys.argv[2]))
+json.dump(d, open(sys.argv[3], "w"), indent=1)' "$out.scores.json" "$out.json" "$KEEP/$name.json"
+}
+export -f one keep
 printf '%s\n' $ALGOS | xargs -P "$PAR" -I{} bash -c 'one {}'
