@@ -47,6 +47,22 @@ def test_train_then_evaluate_prints_json_last_line(tmp_path, capsys):
     assert resumed["resumed"] and resumed["mean"] == pytest.approx(result["mean"])
 
 
+def test_train_scores_are_the_files_evaluate_writes(tmp_path, capsys):
+    """``train --scores`` saves the 600-task re-evaluation that ``evaluate --scores`` would cost."""
+    out, trained, evaluated = tmp_path / "run", tmp_path / "trained.json", tmp_path / "evaluated.json"
+    code, _, _ = _run(["train", "--algorithm", "maml", "--benchmark", "sinusoid", "--shots", "5", "--iterations", "10",
+                       "--meta-batch", "4", "--val-every", "5", "--val-tasks", "10", "--test-tasks", "30",
+                       "--out", str(out), "--scores", str(trained), "--no-progress"], capsys)
+    assert code == 0
+    code, _, _ = _run(["evaluate", "--checkpoint", str(out), "--tasks", "30", "--no-progress",
+                       "--scores", str(evaluated)], capsys)
+    assert code == 0
+    a, b = json.loads(trained.read_text()), json.loads(evaluated.read_text())
+    assert len(a["per_task"]) == 30 and a["per_task"] == pytest.approx(b["per_task"])
+    assert {k: v for k, v in a.items() if k != "per_task"} == pytest.approx({k: v for k, v in b.items()
+                                                                             if k != "per_task"})
+
+
 def test_list_json(capsys):
     code, stdout, _ = _run(["list", "algorithms", "--json"], capsys)
     names = {row["name"] for row in json.loads(stdout)["items"]}

@@ -7,7 +7,7 @@
 # accuracies and its training summary go there as one NAME.json, to be committed; default none). A run whose
 # summary (runs/glyphs/NAME.json, or KEEP/NAME.json) exists is skipped, an unfinished one resumes from its
 # checkpoint, and each finished run's 600 per-task test accuracies are written to runs/glyphs/NAME.scores.json
-# (`metaopt evaluate --scores`).
+# (`metaopt train --scores`).
 # Inner-loop settings follow the MAML paper's Omniglot protocol: 5-way, one step at lr 0.4
 # (3 steps at test); 20-way, five steps at lr 0.1. MAML++ keeps its own (5 steps, lr 0.1, learned);
 # Reptile takes 5 SGD steps at lr 0.1 on support+query and 10 at test.
@@ -27,11 +27,9 @@ one() {
   [ "$algo" = reptile ] && inner=(--inner-lr 0.1 --inner-steps 5 --eval-inner-steps 10)
   metaopt train --algorithm "$algo" --benchmark glyphs --ways "$WAYS" --shots "$SHOTS" --queries 5 \
     --iterations "$ITER" --meta-batch "$MB" "${inner[@]}" --val-every 100 --val-tasks 100 \
-    --test-tasks 600 --seed "$SEED" --engine "$ENGINE" --out "$out" --no-progress --json >> "$out.log" \
-    || { echo "$algo ${WAYS}w${SHOTS}s$TAG FAILED (see $out.log)"; return 1; }
+    --test-tasks 600 --scores "$out.scores.json" --seed "$SEED" --engine "$ENGINE" --out "$out" --no-progress \
+    --json >> "$out.log" || { echo "$algo ${WAYS}w${SHOTS}s$TAG FAILED (see $out.log)"; return 1; }
   tail -n 1 "$out.log" > "$out.json"
-  metaopt evaluate --checkpoint "$out" --tasks 600 --scores "$out.scores.json" --no-progress --json >> "$out.log" \
-    || { echo "$algo ${WAYS}w${SHOTS}s$TAG: evaluate --scores FAILED (see $out.log)"; return 1; }
   echo "$algo ${WAYS}w${SHOTS}s$TAG done"
   keep
 }

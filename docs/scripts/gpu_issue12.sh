@@ -3,7 +3,7 @@
 #   1. benchmarks/engine_speed.py on the GPU: Conv4 5-way 1-shot meta-batch 32 and 20-way 1-shot meta-batch 4
 #      and 16 (the issue's ">= 3x" targets), sinusoids, with the --compile side      -> OUT/engine_speed.jsonl
 #   2. glyphs 20-way 1-shot at the 5-way budget (600 x 8), the eight optimisation learners at once on the GPU,
-#      batched engine, then each run's 600 test scores                             -> OUT/glyphs_20w1s.jsonl
+#      batched engine, with each run's 600 test scores                             -> OUT/glyphs_20w1s.jsonl
 #   3. the same eight on the higher engine for HIGHER_ITER iterations: training seconds per iteration against 2.
 #                                                                                   -> OUT/glyphs_20w1s_higher.jsonl
 #   4. glyphs 5-way 1-shot, 600 x 8, training seeds 1 and 2 (seed 0 is on the page) -> OUT/glyphs_5w1s_seeds.jsonl
@@ -38,7 +38,7 @@ else
 fi
 log() { echo "[$(date +%T)] $*" | tee -a "$OUT/log.txt"; }
 
-# One glyph run: train, then the 600 test tasks' scores; its summary line goes to the step's JSONL file.
+# One glyph run: train and score the 600 test tasks (train --scores); its summary line goes to the step's JSONL file.
 one() {  # algo ways iterations meta-batch seed engine jsonl
   local algo=$1 ways=$2 iter=$3 mb=$4 seed=$5 engine=$6 jsonl=$7 inner
   local out=$RUNS/$algo-${ways}w1s-i$iter-mb$mb-s$seed-$engine
@@ -48,13 +48,10 @@ one() {  # algo ways iterations meta-batch seed engine jsonl
   [ "$algo" = reptile ] && inner=(--inner-lr 0.1 --inner-steps 5 --eval-inner-steps 10)
   python -m metaopt train --algorithm "$algo" --benchmark glyphs --data-root "$GLYPHS" --ways "$ways" --shots 1 \
     --queries 5 --iterations "$iter" --meta-batch "$mb" "${inner[@]}" --val-every "$(( iter < 100 ? iter : 100 ))" \
-    --val-tasks "$VAL" --test-tasks "$TEST" --seed "$seed" --device "$DEVICE" --engine "$engine" --out "$out" \
-    --no-progress --json > "$out.log" 2>&1 || { log "$algo ${ways}w1s seed $seed $engine FAILED: $(tail -n 1 "$out.log")"; return 0; }
+    --val-tasks "$VAL" --test-tasks "$TEST" --scores "$out.scores.json" --seed "$seed" --device "$DEVICE" \
+    --engine "$engine" --out "$out" --no-progress --json > "$out.log" 2>&1 \
+    || { log "$algo ${ways}w1s seed $seed $engine FAILED: $(tail -n 1 "$out.log")"; return 0; }
   tail -n 1 "$out.log" >> "$jsonl"
-  if [ "$engine" = batched ]; then
-    python -m metaopt evaluate --checkpoint "$out" --tasks "$TEST" --device "$DEVICE" --scores "$out.scores.json" \
-      --no-progress --json >> "$out.log" 2>&1 || log "$algo: evaluate --scores FAILED"
-  fi
   log "$algo ${ways}w1s seed $seed $engine done"
 }
 export -f one log; export OUT RUNS DEVICE GLYPHS VAL TEST

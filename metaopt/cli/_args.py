@@ -31,6 +31,7 @@ COMPILE_HELP = ("torch.compile the meta-batch that the batched engine runs at on
                 "any model on a GPU; image tasks on a CPU run one by one and stay uncompiled). Costs tens of seconds "
                 "to minutes in the first iterations; pays on long runs of small models (docs/results.md). Same "
                 "gradients; a run resumes with it on or off")
+SCORES_HELP = "also write every test task's score to FILE as JSON (the raw numbers behind a table's cell)"
 DEVICE_HELP = ("torch device: cpu (default), cuda, cuda:N, mps, or auto (a GPU if there is one). Not saved with the "
                "run: a run trained on a GPU resumes or evaluates on the CPU and the other way round")
 
@@ -166,6 +167,14 @@ def check_out_file(text: str, option: str = "--out") -> None:
         raise ConfigError(f"{option} {text}: folder {folder} does not exist")
     if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise ConfigError(f"{option} {text}: not writable")
+
+
+def write_scores(path: str, checkpoint: Any, summary: dict[str, Any], per_task: list[float]) -> None:
+    """``--scores FILE`` of ``train`` and ``evaluate``: the summary and every task's score, one JSON file."""
+    from pathlib import Path
+
+    Path(path).write_text(json.dumps({"checkpoint": str(checkpoint), **summary, "per_task": per_task},
+                                     indent=1) + "\n")
 
 
 def add_task_args(p: Any) -> None:

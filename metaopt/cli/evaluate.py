@@ -9,11 +9,13 @@ import time
 from metaopt.cli._args import (
     DEVICE_HELP,
     ENGINE_HELP,
+    SCORES_HELP,
     check_out_file,
     elapsed,
     nonnegative_int,
     positive_int,
     print_json,
+    write_scores,
 )
 from metaopt.typing import ENGINE_CHOICES
 
@@ -35,8 +37,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    "here, but it is accepted (and checked against the learner) so train's options work here too")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
-    p.add_argument("--scores", metavar="FILE",
-                   help="also write every task's score to FILE as JSON (the raw numbers behind a table's cell)")
+    p.add_argument("--scores", metavar="FILE", help=SCORES_HELP)
     p.set_defaults(handler=cmd_evaluate)
 
 
@@ -58,11 +59,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
               "metric": result.metric, "mean": result.mean, "ci95": result.ci95, "steps": args.steps,
               "split": args.split}
     if args.scores:
-        import json
-        from pathlib import Path
-
-        Path(args.scores).write_text(json.dumps({"checkpoint": str(args.checkpoint), **common,
-                                                 "per_task": result.per_task}, indent=1) + "\n")
+        write_scores(args.scores, args.checkpoint, common, result.per_task)
     if args.json:
         print_json({**common, "tasks": result.n_tasks, "diverged_tasks": result.diverged, "seconds": elapsed(start),
                     "engine": trainer.engine, "inner_checkpoint": trainer.inner_checkpoint})

@@ -14,6 +14,8 @@ from metaopt.cli._args import (
     COMPILE_HELP,
     DEVICE_HELP,
     ENGINE_HELP,
+    SCORES_HELP,
+    check_out_file,
     check_tracking,
     elapsed,
     fail,
@@ -22,6 +24,7 @@ from metaopt.cli._args import (
     positive_int,
     print_json,
     seed_int,
+    write_scores,
 )
 from metaopt.errors import ConfigError
 from metaopt.typing import ENGINE_CHOICES
@@ -67,6 +70,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--compile", action="store_true", default=None, help=COMPILE_HELP)
     g = p.add_argument_group("output")
     g.add_argument("--test-tasks", type=positive_int, default=600, help="fixed meta-test tasks (default 600)")
+    g.add_argument("--scores", metavar="FILE", help=SCORES_HELP + "; the same file as `metaopt evaluate --scores`")
     g.add_argument("--out", help="run directory (default runs/ALGO-BENCH-NwKs-seedS); re-running resumes")
     g.add_argument("--overwrite", action="store_true", help="discard an existing run in --out")
     g.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -109,6 +113,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     track = bool(args.track or args.tracking_uri or args.experiment or args.register_model)
     if track:
         check_tracking(args.tracking_uri)
+    if args.scores:
+        check_out_file(args.scores, "--scores")  # before the training, whose scores would otherwise be lost
     run = build_run(_run_config(args))
     cfg = run.config
     out = Path(args.out) if args.out else default_out(cfg.algorithm, cfg.benchmark, cfg.ways, cfg.shots,
@@ -154,11 +160,18 @@ def cmd_train(args: argparse.Namespace) -> int:
         }
         tracking.finish(result, summary, out)
     write_json(out / "results.json", summary)
+    if args.scores:
+        write_scores(args.scores, out, {**{k: summary[k] for k in SCORES_KEYS}, "steps": None, "split": "test"},
+                     result.per_task)
     print(f"{cfg.algorithm} on {cfg.benchmark}: {result}  (best validation at iteration {state.best_iteration}; "
           f"run in {out})")
     if args.json:
         print_json(summary)
     return 0
+
+
+# what `evaluate --scores` writes besides the scores, so the two files read alike
+SCORES_KEYS = ("algorithm", "benchmark", "ways", "shots", "metric", "mean", "ci95")
 
 
 def check_out_dir(out: Path) -> None:

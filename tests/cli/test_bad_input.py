@@ -48,6 +48,7 @@ STRING_CASES: dict[tuple[str, str], tuple[list[str], str, str]] = {
     ("train", "--data-root"): (["--benchmark", "omniglot", "--ways", "5"], "/nonexistent/omniglot", "/nonexistent"),
     ("train", "--device"): ([], "tpu9", "'tpu9'"),
     ("train", "--out"): ([], "A_FILE", "A_FILE"),
+    ("train", "--scores"): ([], "A_FOLDER", "A_FOLDER"),
     ("train", "--tracking-uri"): ([], "bogus://x", "bogus://x"),
     ("evaluate", "--checkpoint"): ([], "/nonexistent/run", "/nonexistent/run"),
     ("evaluate", "--device"): ([], "tpu9", "'tpu9'"),
