@@ -2,7 +2,8 @@
 # Glyph table of docs/results.md: optimisation-based learners on glyphs N-way K-shot, evaluated on
 # the same 600 fixed meta-test tasks (5 query images per class, disjoint test alphabets).
 # Usage: bash docs/scripts/glyphs.sh WAYS SHOTS ITERATIONS META_BATCH PARALLEL [ALGORITHM ...]
-# Environment: SEED (training seed, default 0), ENGINE (auto | batched | higher, default auto), TAG (appended to
+# Environment: SEED (training seed, default 0), ENGINE (auto | batched | higher, default auto), TEST (meta-test
+# tasks, default 600; fewer only for timing runs), TAG (appended to
 # each run's folder name, default none), KEEP (a folder, e.g. docs/glyphs: each finished run's 600 per-task test
 # accuracies and its training summary go there as one NAME.json, to be committed; default none). A run whose
 # summary (runs/glyphs/NAME.json, or KEEP/NAME.json) exists is skipped, an unfinished one resumes from its
@@ -14,8 +15,8 @@
 set -euo pipefail
 WAYS=$1; SHOTS=$2; ITER=$3; MB=$4; PAR=$5; shift 5
 ALGOS=${*:-maml fomaml anil metasgd metacurvature taml reptile mamlpp}
-SEED=${SEED:-0}; ENGINE=${ENGINE:-auto}; TAG=${TAG:-}; KEEP=${KEEP:-}
-export WAYS SHOTS ITER MB SEED ENGINE TAG KEEP OMP_NUM_THREADS=1
+SEED=${SEED:-0}; ENGINE=${ENGINE:-auto}; TEST=${TEST:-600}; TAG=${TAG:-}; KEEP=${KEEP:-}
+export WAYS SHOTS ITER MB SEED ENGINE TEST TAG KEEP OMP_NUM_THREADS=1
 mkdir -p runs/glyphs
 one() {
   algo=$1; name=$algo-${WAYS}w${SHOTS}s$TAG; out=runs/glyphs/$name
@@ -27,7 +28,7 @@ one() {
   [ "$algo" = reptile ] && inner=(--inner-lr 0.1 --inner-steps 5 --eval-inner-steps 10)
   metaopt train --algorithm "$algo" --benchmark glyphs --ways "$WAYS" --shots "$SHOTS" --queries 5 \
     --iterations "$ITER" --meta-batch "$MB" "${inner[@]}" --val-every 100 --val-tasks 100 \
-    --test-tasks 600 --scores "$out.scores.json" --seed "$SEED" --engine "$ENGINE" --out "$out" --no-progress \
+    --test-tasks "$TEST" --scores "$out.scores.json" --seed "$SEED" --engine "$ENGINE" --out "$out" --no-progress \
     --json >> "$out.log" || { echo "$algo ${WAYS}w${SHOTS}s$TAG FAILED (see $out.log)"; return 1; }
   tail -n 1 "$out.log" > "$out.json"
   echo "$algo ${WAYS}w${SHOTS}s$TAG done"

@@ -1,19 +1,29 @@
 #!/usr/bin/env bash
 # Issue #12's glyph runs on the CPU, for when no GPU is lent (docs/scripts/gpu_issue12.sh is the GPU version):
 #   1. 20-way 1-shot at the 5-way budget (600 x 8), the eight optimisation learners, batched engine
-#   2. 5-way 1-shot, 600 x 8, training seeds 1 and 2 (seed 0 is the glyph table's column), batched engine
-#   3. the 20-way runs again on the higher engine for 50 iterations: its training seconds per iteration
-#      against 1.'s, both measured with a run of this queue on the other core
-# Each finished run lands in docs/glyphs/NAME.json (600 per-task test accuracies, its training summary under
-# "train"); commit those as they come. Runs found there are skipped and unfinished ones resume from their
-# checkpoints in runs/glyphs, so starting this again after a stop picks up where it left off. Two runs at a
-# time, one thread each, nice 19; about 12 CPU-hours in all.
+#   2. training time against the old engine: per learner, 50 iterations of 1.'s 20-way run on the batched engine
+#      and then on the higher engine, back to back in one job (two such jobs side by side), so both engines of a
+#      pair run on the same machine under the same load; their train_seconds give the ratio
+#   3. 5-way 1-shot, 600 x 8, training seeds 0, 1 and 2 on the batched engine (the glyph table's column is seed
+#      0 on the old engine, without per-task scores), for the spread across seeds
+# Each finished run lands in docs/glyphs/NAME.json (per-task test accuracies, its training summary under "train";
+# the timing runs in docs/glyphs/timing/); commit those as they come. Runs found there are skipped and unfinished
+# ones resume from their checkpoints in runs/glyphs, so starting this again after a stop picks up where it left
+# off. Two runs at a time, one thread each, nice 19; about 14 CPU-hours in all. `issue12_table.py` prints the
+# tables.
 #   nohup bash docs/scripts/issue12_cpu.sh >> issue12.log 2>&1 &
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 export KEEP=docs/glyphs ENGINE=batched
+ALGOS="maml fomaml anil metasgd metacurvature taml reptile mamlpp"
 glyphs() { nice -n 19 bash docs/scripts/glyphs.sh "$@"; }
+export -f glyphs
 TAG=-600x8 glyphs 20 1 600 8 2
-SEED=1 TAG=-s1 glyphs 5 1 600 8 2
-SEED=2 TAG=-s2 glyphs 5 1 600 8 2
-ENGINE=higher TAG=-higher-i50 glyphs 20 1 50 8 2
+pair() {  # the timing pair of one learner
+  for engine in batched higher; do
+    KEEP=docs/glyphs/timing ENGINE=$engine TEST=1 TAG=-i50-$engine glyphs 20 1 50 8 1 "$1"
+  done
+}
+export -f pair
+printf '%s\n' $ALGOS | xargs -P 2 -I{} bash -c 'pair {}'
+for seed in 0 1 2; do SEED=$seed TAG=-s$seed glyphs 5 1 600 8 2; done

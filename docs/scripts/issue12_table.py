@@ -1,0 +1,83 @@
+"""Issue #12's glyph tables from the runs `issue12_cpu.sh` keeps in docs/glyphs.
+
+    python docs/scripts/issue12_table.py [GLYPHS_DIR]     # default docs/glyphs
+
+1. 20-way 1-shot at 600 x 8 on the batched engine, with each run's training time, and the old engine's training
+   time for the same run estimated from the 50-iteration timing pair (docs/glyphs/timing/) of that learner.
+2. 5-way 1-shot at 600 x 8 with training seeds 0, 1 and 2: each seed's mean and 95% interval over the 600 test
+   tasks, and beside them the spread across seeds. A run not finished yet prints "not run yet".
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+ALGOS = ["maml", "fomaml", "anil", "metasgd", "mamlpp", "metacurvature", "reptile", "taml"]
+SEEDS = (0, 1, 2)
+
+
+def load(path: Path) -> dict[str, Any] | None:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def accuracy(run: dict[str, Any]) -> str:
+    return f"{100 * run['mean']:.2f} ± {100 * run['ci95']:.2f}"
+
+
+def per_iteration(run: dict[str, Any] | None) -> float | None:
+    """Seconds of meta-training per iteration (validation excluded) of a kept run."""
+    if run is None:
+        return None
+    return run["train"]["train_seconds"] / run["train"]["iterations"]
+
+
+def twenty_way(root: Path) -> list[str]:
+    lines = ["| algorithm | 20-way 1-shot, 600 × 8, batched | best val. it. | training (batched) "
+             "| s / iteration, batched / higher (50 its) | batched faster by | training on higher (estimated) |",
+             "|---|---|---|---|---|---|---|"]
+    for algo in ALGOS:
+        run = load(root / f"{algo}-20w1s-600x8.json")
+        batched = per_iteration(load(root / "timing" / f"{algo}-20w1s-i50-batched.json"))
+        higher = per_iteration(load(root / "timing" / f"{algo}-20w1s-i50-higher.json"))
+        cells = [accuracy(run), str(run["train"]["best_iteration"]), f"{run['train']['train_seconds'] / 60:.0f} min"] \
+            if run else ["not run yet", "-", "-"]
+        if batched and higher:
+            cells += [f"{batched:.2f} / {higher:.2f}", f"{higher / batched:.2f}x"]
+            cells.append(f"{run['train']['train_seconds'] * higher / batched / 60:.0f} min" if run else "-")
+        else:
+            cells += ["not run yet", "-", "-"]
+        lines.append(f"| {algo} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def seeds(root: Path) -> list[str]:
+    head = " | ".join(f"seed {s}" for s in SEEDS)
+    lines = [f"| algorithm | {head} | across seeds: mean ± sd | range |", "|---|" + "---|" * (len(SEEDS) + 2)]
+    for algo in ALGOS:
+        runs = [load(root / f"{algo}-5w1s-s{s}.json") for s in SEEDS]
+        cells = [accuracy(r) if r else "not run yet" for r in runs]
+        means = [100 * r["mean"] for r in runs if r]
+        if len(means) == len(SEEDS):
+            cells += [f"{statistics.mean(means):.2f} ± {statistics.stdev(means):.2f}",
+                      f"{min(means):.2f}–{max(means):.2f}"]
+        else:
+            cells += [f"{len(means)} of {len(SEEDS)} seeds", "-"]
+        lines.append(f"| {algo} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    root = Path(args[0] if args else "docs/glyphs")
+    print("\n".join(twenty_way(root)))
+    print()
+    print("\n".join(seeds(root)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
