@@ -7,7 +7,7 @@
 #   3. the same eight on the higher engine for HIGHER_ITER iterations: training seconds per iteration against 2.
 #                                                                                   -> OUT/glyphs_20w1s_higher.jsonl
 #   4. glyphs 5-way 1-shot, 600 x 8, training seeds 1 and 2 (seed 0 is on the page) -> OUT/glyphs_5w1s_seeds.jsonl
-#   Per-task test scores of 2. and 4. -> OUT/scores.json ({run: [600 scores]}); everything printed -> OUT/log.txt
+#   Per-task test scores of 2., 3. and 4. -> OUT/scores.json ({run: [600 scores]}); everything printed -> OUT/log.txt
 # Each step has its own time limit, so a slow step leaves the rest their time and partial results come back;
 # runs resume from their checkpoints in RUNS, so calling again on a warm machine continues them. A device call
 # may run 600 s: STEPS="1 2 3" (about 510 s at most) in one call, then STEPS=4 (about 250 s) in the next.

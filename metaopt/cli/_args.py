@@ -169,6 +169,12 @@ def check_out_file(text: str, option: str = "--out") -> None:
         raise ConfigError(f"{option} {text}: not writable")
 
 
+def scores_summary(cfg: Any, result: Any, steps: int | None, split: str) -> dict[str, Any]:
+    """What ``train`` and ``evaluate`` say about an evaluation, besides its per-task scores."""
+    return {"algorithm": cfg.algorithm, "benchmark": cfg.benchmark, "ways": cfg.ways, "shots": cfg.shots,
+            "metric": result.metric, "mean": result.mean, "ci95": result.ci95, "steps": steps, "split": split}
+
+
 def write_scores(path: str, checkpoint: Any, summary: dict[str, Any], per_task: list[float]) -> None:
     """``--scores FILE`` of ``train`` and ``evaluate``: the summary and every task's score, one JSON file."""
     from pathlib import Path

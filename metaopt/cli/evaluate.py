@@ -15,6 +15,7 @@ from metaopt.cli._args import (
     nonnegative_int,
     positive_int,
     print_json,
+    scores_summary,
     write_scores,
 )
 from metaopt.typing import ENGINE_CHOICES
@@ -55,9 +56,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     result = trainer.evaluate(args.split, args.tasks, steps=args.steps)
     cfg = run.config
     print(f"{cfg.algorithm} on {cfg.benchmark} ({args.split}): {result}")
-    common = {"algorithm": cfg.algorithm, "benchmark": cfg.benchmark, "ways": cfg.ways, "shots": cfg.shots,
-              "metric": result.metric, "mean": result.mean, "ci95": result.ci95, "steps": args.steps,
-              "split": args.split}
+    common = scores_summary(cfg, result, args.steps, args.split)
     if args.scores:
         write_scores(args.scores, args.checkpoint, common, result.per_task)
     if args.json:

@@ -23,6 +23,7 @@ from metaopt.cli._args import (
     positive_float,
     positive_int,
     print_json,
+    scores_summary,
     seed_int,
     write_scores,
 )
@@ -161,17 +162,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         tracking.finish(result, summary, out)
     write_json(out / "results.json", summary)
     if args.scores:
-        write_scores(args.scores, out, {**{k: summary[k] for k in SCORES_KEYS}, "steps": None, "split": "test"},
-                     result.per_task)
+        write_scores(args.scores, out, scores_summary(cfg, result, None, "test"), result.per_task)
     print(f"{cfg.algorithm} on {cfg.benchmark}: {result}  (best validation at iteration {state.best_iteration}; "
           f"run in {out})")
     if args.json:
         print_json(summary)
     return 0
-
-
-# what `evaluate --scores` writes besides the scores, so the two files read alike
-SCORES_KEYS = ("algorithm", "benchmark", "ways", "shots", "metric", "mean", "ci95")
 
 
 def check_out_dir(out: Path) -> None:
