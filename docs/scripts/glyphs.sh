@@ -3,8 +3,9 @@
 # the same 600 fixed meta-test tasks (5 query images per class, disjoint test alphabets).
 # Usage: bash docs/scripts/glyphs.sh WAYS SHOTS ITERATIONS META_BATCH PARALLEL [ALGORITHM ...]
 # Environment: SEED (training seed, default 0), ENGINE (auto | batched | higher, default auto), TEST (meta-test
-# tasks, default 600; fewer only for timing runs), TAG (appended to each run's folder name, default none), KEEP (a folder, e.g. docs/glyphs: each finished run's 600 per-task test
-# accuracies and its training summary go there as one NAME.json, to be committed; default none). A run whose
+# tasks, default 600; fewer only for timing runs), TAG (appended to each run's folder name, default none), KEEP
+# (a folder, e.g. docs/glyphs: each finished run's 600 per-task test accuracies and its training summary go
+# there as one NAME.json, to be committed; default none). A run whose
 # summary (runs/glyphs/NAME.json, or KEEP/NAME.json) exists is skipped, an unfinished one resumes from its
 # checkpoint, and each finished run's 600 per-task test accuracies are written to runs/glyphs/NAME.scores.json
 # (`metaopt train --scores`).
