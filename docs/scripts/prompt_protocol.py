@@ -46,6 +46,8 @@ REVISIONS = {"learned": 2, "meta": 3, "bootstrap": 2}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    from prompting.lm import named_models_text
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--families", default=FAMILIES)
     ap.add_argument("--selectors", default=SELECTORS)
@@ -59,7 +61,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--queries", type=int, default=10, help="queries per class, at most (default 10: 40 a task)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="selector hyperparameter")
-    ap.add_argument("--model", default=None, help="LM (default SmolLM2-135M); e.g. gemma3")
+    ap.add_argument("--model", default=None, help=f"LM: {named_models_text()}, or a hub name, folder or .gguf file")
     ap.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=None,

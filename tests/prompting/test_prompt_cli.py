@@ -45,6 +45,16 @@ def test_help_has_examples(capsys):
     assert "examples:" in out and "--selectors zero,random,knn,bm25,learned,meta" in out
 
 
+def test_model_help_lists_every_named_model(capsys, monkeypatch):
+    import prompting.lm
+
+    monkeypatch.setattr(prompting.lm, "NAMED_MODELS", {**prompting.lm.NAMED_MODELS, "tinyllm": "a third"})
+    with pytest.raises(SystemExit):
+        main(["prompt", "compare", "--help"])
+    out = " ".join(capsys.readouterr().out.split())  # argparse wraps the help text
+    assert "smollm2 (the default), gemma3 or tinyllm" in out
+
+
 @pytest.mark.slow
 def test_real_compare_logs_to_mlflow(tmp_path, capsys):
     uri = f"sqlite:///{tmp_path}/mlflow.db"
