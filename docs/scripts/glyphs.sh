@@ -9,12 +9,11 @@
 # summary (runs/glyphs/NAME.json, or KEEP/NAME.json) exists is skipped, an unfinished one resumes from its
 # checkpoint, and each finished run's 600 per-task test accuracies are written to runs/glyphs/NAME.scores.json
 # (`metaopt train --scores`).
-# Inner-loop settings follow the MAML paper's Omniglot protocol: 5-way, one step at lr 0.4
-# (3 steps at test); 20-way, five steps at lr 0.1. MAML++ keeps its own (5 steps, lr 0.1, learned);
-# Reptile takes 5 SGD steps at lr 0.1 on support+query and 10 at test.
+# Learners and inner-loop settings (the MAML paper's Omniglot protocol): glyph_settings.sh.
 set -euo pipefail
+source "$(dirname "$0")/glyph_settings.sh"
 WAYS=$1; SHOTS=$2; ITER=$3; MB=$4; PAR=$5; shift 5
-ALGOS=${*:-maml fomaml anil metasgd metacurvature taml reptile mamlpp}
+ALGOS=${*:-$GLYPH_ALGOS}
 SEED=${SEED:-0}; ENGINE=${ENGINE:-auto}; TEST=${TEST:-600}; TAG=${TAG:-}; KEEP=${KEEP:-}
 export WAYS SHOTS ITER MB SEED ENGINE TEST TAG KEEP OMP_NUM_THREADS=1
 mkdir -p runs/glyphs
@@ -22,10 +21,7 @@ one() {
   algo=$1; name=$algo-${WAYS}w${SHOTS}s$TAG; out=runs/glyphs/$name
   { [ -n "$KEEP" ] && [ -s "$KEEP/$name.json" ]; } || { [ -s "$out.json" ] && [ -s "$out.scores.json" ]; } \
     && { echo "$name already done"; keep; return 0; }
-  if [ "$WAYS" -ge 20 ]; then inner=(--inner-lr 0.1 --inner-steps 5 --eval-inner-steps 5)
-  else inner=(--inner-lr 0.4 --inner-steps 1 --eval-inner-steps 3); fi
-  [ "$algo" = mamlpp ] && inner=()
-  [ "$algo" = reptile ] && inner=(--inner-lr 0.1 --inner-steps 5 --eval-inner-steps 10)
+  glyph_inner "$algo" "$WAYS"
   metaopt train --algorithm "$algo" --benchmark glyphs --ways "$WAYS" --shots "$SHOTS" --queries 5 \
     --iterations "$ITER" --meta-batch "$MB" "${inner[@]}" --val-every 100 --val-tasks 100 \
     --test-tasks "$TEST" --scores "$out.scores.json" --seed "$SEED" --engine "$ENGINE" --out "$out" --no-progress \

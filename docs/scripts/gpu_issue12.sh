@@ -25,7 +25,8 @@
 set -uo pipefail
 OUT=${OUT:-runs/gpu12}; DEVICE=${DEVICE:-cuda}; QUICK=${QUICK:-0}; GLYPHS=${GLYPHS:?GLYPHS=path/to/glyphs-v1-*.npz}
 RUNS=${RUNS:-runs/gpu12-runs}; HIGHER_ITER=${HIGHER_ITER:-50}; STEPS=${STEPS:-1 2 3 4}
-ALGOS=${ALGOS:-maml fomaml anil metasgd metacurvature taml reptile mamlpp}
+source "$(dirname "$0")/glyph_settings.sh"  # the learners and their inner loops, as on the CPU
+ALGOS=${ALGOS:-$GLYPH_ALGOS}
 mkdir -p "$OUT" "$RUNS"
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1 OMP_NUM_THREADS=2
 if [ "$QUICK" = 1 ]; then
@@ -42,10 +43,7 @@ log() { echo "[$(date +%T)] $*" | tee -a "$OUT/log.txt"; }
 one() {  # algo ways iterations meta-batch seed engine jsonl
   local algo=$1 ways=$2 iter=$3 mb=$4 seed=$5 engine=$6 jsonl=$7 inner
   local out=$RUNS/$algo-${ways}w1s-i$iter-mb$mb-s$seed-$engine
-  if [ "$ways" -ge 20 ]; then inner=(--inner-lr 0.1 --inner-steps 5 --eval-inner-steps 5)
-  else inner=(--inner-lr 0.4 --inner-steps 1 --eval-inner-steps 3); fi
-  [ "$algo" = mamlpp ] && inner=()
-  [ "$algo" = reptile ] && inner=(--inner-lr 0.1 --inner-steps 5 --eval-inner-steps 10)
+  glyph_inner "$algo" "$ways"
   python -m metaopt train --algorithm "$algo" --benchmark glyphs --data-root "$GLYPHS" --ways "$ways" --shots 1 \
     --queries 5 --iterations "$iter" --meta-batch "$mb" "${inner[@]}" --val-every "$(( iter < 100 ? iter : 100 ))" \
     --val-tasks "$VAL" --test-tasks "$TEST" --scores "$out.scores.json" --seed "$seed" --device "$DEVICE" \

@@ -15,7 +15,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 export KEEP=docs/glyphs ENGINE=batched
-ALGOS="maml fomaml anil metasgd metacurvature taml reptile mamlpp"
+source docs/scripts/glyph_settings.sh
 glyphs() { nice -n 19 bash docs/scripts/glyphs.sh "$@"; }
 export -f glyphs
 TAG=-600x8 glyphs 20 1 600 8 2
@@ -25,5 +25,5 @@ pair() {  # the timing pair of one learner
   done
 }
 export -f pair
-printf '%s\n' $ALGOS | xargs -P 2 -I{} bash -c 'pair {}'
+printf '%s\n' $GLYPH_ALGOS | xargs -P 2 -I{} bash -c 'pair {}'
 for seed in 0 1 2; do SEED=$seed TAG=-s$seed glyphs 5 1 600 8 2; done
