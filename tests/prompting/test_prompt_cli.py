@@ -46,9 +46,9 @@ def test_help_has_examples(capsys):
 
 
 def test_model_help_lists_every_named_model(capsys, monkeypatch):
-    import prompting.lm
+    import prompting._sources
 
-    monkeypatch.setattr(prompting.lm, "NAMED_MODELS", {**prompting.lm.NAMED_MODELS, "tinyllm": "a third"})
+    monkeypatch.setattr(prompting._sources, "NAMED_MODELS", {**prompting._sources.NAMED_MODELS, "tinyllm": "a third"})
     with pytest.raises(SystemExit):
         main(["prompt", "compare", "--help"])
     out = " ".join(capsys.readouterr().out.split())  # argparse wraps the help text
