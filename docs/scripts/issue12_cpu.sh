@@ -12,18 +12,28 @@
 # off. Two runs at a time, one thread each, nice 19; about 14 CPU-hours in all. `issue12_table.py` prints the
 # tables.
 #   nohup bash docs/scripts/issue12_cpu.sh >> issue12.log 2>&1 &
+# Arguments pick and order the parts (default: 20way pairs seeds), e.g. `issue12_cpu.sh pairs seeds 20way` runs
+# the short jobs first, so that a session too short for a 20-way run still finishes and commits something.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 export KEEP=docs/glyphs ENGINE=batched
 source docs/scripts/glyph_settings.sh
 glyphs() { nice -n 19 bash docs/scripts/glyphs.sh "$@"; }
 export -f glyphs
-TAG=-600x8 glyphs 20 1 600 8 2
 pair() {  # the timing pair of one learner
   for engine in batched higher; do
     KEEP=docs/glyphs/timing ENGINE=$engine TEST=1 TAG=-i50-$engine glyphs 20 1 50 8 1 "$1"
   done
 }
 export -f pair
-printf '%s\n' $GLYPH_ALGOS | xargs -P 2 -I{} bash -c 'pair {}'
-for seed in 0 1 2; do SEED=$seed TAG=-s$seed glyphs 5 1 600 8 2; done
+parts=("$@"); [ $# -gt 0 ] || parts=(20way pairs seeds)
+for part in "${parts[@]}"; do  # a typo fails before anything starts
+  case $part in 20way|pairs|seeds) ;; *) echo "issue12_cpu.sh: unknown part '$part' (20way, pairs or seeds)" >&2; exit 2 ;; esac
+done
+for part in "${parts[@]}"; do
+  case $part in
+    20way) TAG=-600x8 glyphs 20 1 600 8 2 ;;
+    pairs) printf '%s\n' $GLYPH_ALGOS | xargs -P 2 -I{} bash -c 'pair {}' ;;
+    seeds) for seed in 0 1 2; do SEED=$seed TAG=-s$seed glyphs 5 1 600 8 2; done ;;
+  esac
+done
