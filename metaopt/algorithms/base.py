@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, TypeVar
 
 import torch
@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from metaopt._fields import check_field_types
-from metaopt.engines import check_compile, check_inner_checkpoint
+from metaopt.engines import Engine, check_compile, check_inner_checkpoint
 from metaopt.errors import ConfigError
 from metaopt.tasks.base import Task
 from metaopt.typing import TaskKind
@@ -186,6 +186,14 @@ class MetaLearner(nn.Module, ABC):
         # models (sinusoid MLPs: 12x) and GPUs, where steps are launch-bound, batch.
         first = tasks[0].support_x
         return first.device.type != "cpu" or first.dim() < 4
+
+    def map_tasks(self, fn: Callable[[Task], Any], tasks: Sequence[Task], *, differentiable: bool = True) -> Any:
+        """``fn`` on every task, outputs stacked: at once where ``_batch`` says batching pays, else one by one.
+        A learner with its own meta-step goes through here, not ``inner_loop.map_tasks``, so that the rule
+        for images on a CPU holds for it too."""
+        if self._batch(tasks, differentiable=differentiable):
+            return self.inner_loop.map_tasks(fn, tasks, differentiable=differentiable)
+        return Engine.map_tasks(self.inner_loop.engine, fn, tasks)
 
     def begin_training(self, total_iterations: int) -> None:
         """Told the full budget, so schedules (annealing) can be functions of the iteration."""

@@ -57,8 +57,8 @@ class Reptile(GradientMetaLearner):
             result = self.adapt(x, y, self.config.inner_steps, differentiable=False)
             return [*(p.detach() for p in result.module.parameters()), result.loss_tensors[-1]]
 
-        # On the batched engine the tasks adapt at once; each output is stacked over the tasks.
-        *stacked, losses = self.inner_loop.map_tasks(adapted_weights, tasks, differentiable=False)
+        # Where the batched engine batches, the tasks adapt at once; each output is stacked over the tasks.
+        *stacked, losses = self.map_tasks(adapted_weights, tasks, differentiable=False)
         adapted = [list(weights) for weights in zip(*(s.unbind(0) for s in stacked))]
         optimizer.zero_grad(set_to_none=True)
         for p, direction in zip(params, reptile_direction([p.detach() for p in params], adapted)):

@@ -82,9 +82,8 @@ class TAML(GradientMetaLearner):
             return super().meta_step(tasks, optimizer, iteration)
         # The Theil index couples the tasks of a batch, so the batch is one graph here.
         optimizer.zero_grad(set_to_none=True)
-        loop = self.inner_loop
-        adapted = loop.map_tasks(lambda t: self.meta_loss(t, iteration), tasks)
-        initial = loop.map_tasks(lambda t: self.loss(self.model(t.query_x), t.query_y), tasks)
+        adapted = self.map_tasks(lambda t: self.meta_loss(t, iteration), tasks)
+        initial = self.map_tasks(lambda t: self.loss(self.model(t.query_x), t.query_y), tasks)
         total = adapted.mean() + self.config.weight * theil_index(initial)
         total.backward()
         optimizer.step()

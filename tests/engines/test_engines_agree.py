@@ -167,3 +167,31 @@ def test_batched_scores_equal_one_by_one():
     batched = learner.score_tasks(tasks)
     learner.use_engine("higher")
     assert batched == pytest.approx([learner.score(t) for t in tasks], abs=1e-12)
+
+
+@pytest.mark.parametrize("name, config", [("reptile", {}), ("taml", {"regulariser": "theil"})])
+def test_own_meta_steps_run_cpu_images_one_by_one(name, config, monkeypatch):
+    """Reptile and TAML-Theil map their tasks in their own meta-steps. On a CPU, image tasks must run one
+    by one there too (vmap's batched convolutions are the slow path there); forcing the GPU's vmap path
+    gives the same meta-gradient."""
+    from metaopt.engines.batched import BatchedEngine
+
+    learner = _learner(name, "conv-5", torch.float64, inner_steps=2, inner_lr=0.1, **config)
+    tasks = _tasks("conv-5", 4, torch.float64)
+    vmapped_batches = []
+    real = BatchedEngine.map_tasks
+
+    def counting(self, fn, batch):
+        vmapped_batches.append(len(batch))
+        return real(self, fn, batch)
+
+    monkeypatch.setattr(BatchedEngine, "map_tasks", counting)
+    one_by_one = meta_gradients(learner, tasks, "batched")
+    assert vmapped_batches == []
+    monkeypatch.setattr(type(learner), "_batch", lambda self, batch, differentiable=True: True)
+    at_once = meta_gradients(learner, tasks, "batched")
+    assert vmapped_batches and set(vmapped_batches) == {4}
+    scale = max(float(g.abs().max()) for g in one_by_one)
+    assert scale > 0
+    for ours, theirs in zip(one_by_one, at_once, strict=True):
+        assert float((ours - theirs).abs().max()) / scale <= 1e-10
