@@ -7,6 +7,11 @@ class), inner-loop settings of the glyph table (docs/scripts/glyph_settings.sh a
 MAML++ its own; Reptile 5 steps on support + query).
 
     python benchmarks/learner_step_speed.py --threads 1 --ways 20 --meta-batch 4 --reps 4 --warmup 1
+
+`--probe-unadapted` adds a third side, a probe and not an engine: the `higher` engine with every parameter the
+inner loop does not adapt frozen (MAML++'s per-step BatchNorm). `higher` takes each inner step's gradient with
+respect to every parameter that requires one, adapted or not, so this side shows what that costs. Freezing drops
+those parameters' meta-gradients, so it is no way to train.
 """
 
 from __future__ import annotations
@@ -24,9 +29,17 @@ from metaopt.testing import random_episode
 
 LEARNERS = ["maml", "fomaml", "anil", "metasgd", "mamlpp", "metacurvature", "reptile", "taml"]
 ENGINES = ("batched", "higher")
+PROBE = "higher-frozen"  # the higher engine with the non-adapted parameters frozen (see the docstring)
 
 
 def learner_for(name: str, ways: int, engine: str):
+    if engine == PROBE:
+        learner, opt = learner_for(name, ways, "higher")
+        adapted = {id(p) for p in learner.inner_loop.params}
+        for p in learner.inner_loop.module.parameters():  # what higher differentiates at each step
+            if id(p) not in adapted:
+                p.requires_grad_(False)
+        return learner, opt
     cls = get_learner(name)
     options = {} if name == "mamlpp" else {"inner_steps": 5, "inner_lr": 0.1}
     cfg = build_config(name, options)
@@ -37,12 +50,14 @@ def learner_for(name: str, ways: int, engine: str):
     return learner, torch.optim.SGD(learner.parameters(), lr=0.0)  # rate 0: every step sees the same weights
 
 
-def time_learner(name: str, ways: int, meta_batch: int, reps: int, warmup: int) -> dict[str, float]:
+def time_learner(
+    name: str, ways: int, meta_batch: int, reps: int, warmup: int, engines: tuple[str, ...] = ENGINES,
+) -> dict[str, float]:
     tasks = [random_episode(ways, 1, 5, seed=i) for i in range(meta_batch)]
-    sides = {engine: learner_for(name, ways, engine) for engine in ENGINES}
-    times: dict[str, list[float]] = {engine: [] for engine in ENGINES}
+    sides = {engine: learner_for(name, ways, engine) for engine in engines}
+    times: dict[str, list[float]] = {engine: [] for engine in engines}
     for rep in range(warmup + reps):
-        for engine in (ENGINES if rep % 2 == 0 else ENGINES[::-1]):  # alternate who goes first
+        for engine in (engines if rep % 2 == 0 else engines[::-1]):  # alternate who goes first
             learner, opt = sides[engine]
             start = time.perf_counter()
             learner.meta_step(tasks, opt, 300)  # mid-run: MAML++'s annealing is second order by then
@@ -60,24 +75,29 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=1, help="untimed meta-steps per engine first (default 1)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1, as the glyph runs)")
     parser.add_argument("--json", action="store_true", help="one JSON line per learner instead of the table")
+    parser.add_argument("--probe-unadapted", action="store_true",
+                        help="also time the higher engine with the non-adapted parameters frozen (a probe)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     names = args.algorithms.split(",")
     unknown = [n for n in names if n not in LEARNERS]
     if unknown:
         parser.error(f"unknown algorithm {unknown[0]!r}; choose from {', '.join(LEARNERS)}")
+    engines = ENGINES + ((PROBE,) if args.probe_unadapted else ())
     if not args.json:
         print(f"{args.ways}-way 1-shot, meta-batch {args.meta_batch}, {args.threads} thread(s), "
               f"median of {args.reps} meta-steps per engine")
-        print("| algorithm | batched s | higher s | batched faster by |\n|---|---|---|---|")
+        probe = ("", "") if not args.probe_unadapted else (f" {PROBE} s |", "---|")
+        print(f"| algorithm | batched s | higher s |{probe[0]} batched faster by |\n|---|---|---|{probe[1]}---|")
     for name in names:
-        t = time_learner(name, args.ways, args.meta_batch, args.reps, args.warmup)
+        t = time_learner(name, args.ways, args.meta_batch, args.reps, args.warmup, engines)
         ratio = t["higher"] / t["batched"]
         if args.json:
             print(json.dumps({"algorithm": name, "ways": args.ways, "meta_batch": args.meta_batch,
                               "threads": args.threads, "reps": args.reps, **t, "ratio": ratio}), flush=True)
         else:
-            print(f"| {name} | {t['batched']:.3f} | {t['higher']:.3f} | {ratio:.2f}x |", flush=True)
+            probe_cell = f" {t[PROBE]:.3f} |" if args.probe_unadapted else ""
+            print(f"| {name} | {t['batched']:.3f} | {t['higher']:.3f} |{probe_cell} {ratio:.2f}x |", flush=True)
 
 
 if __name__ == "__main__":

@@ -43,3 +43,22 @@ def test_times_both_engines(monkeypatch):
     times = bench.time_learner("reptile", 5, 2, reps=2, warmup=1)
     assert sorted(times) == ["batched", "higher"] and all(t > 0 for t in times.values())
     assert steps.count("batched") == steps.count("higher") == 3
+
+
+def test_probe_freezes_only_what_the_inner_loop_does_not_adapt():
+    bench = _bench()
+    learner, _ = bench.learner_for("mamlpp", 5, bench.PROBE)
+    adapted = {id(p) for p in learner.inner_loop.params}
+    frozen = [p for p in learner.parameters() if not p.requires_grad]
+    assert learner.inner_loop.engine.name == "higher"
+    assert frozen and all(id(p) not in adapted for p in frozen)
+    assert all(p.requires_grad for p in learner.inner_loop.params)
+    assert all(rates.requires_grad for rates in learner.lslr)  # the learned rates still learn
+    plain, _ = bench.learner_for("maml", 5, bench.PROBE)
+    assert all(p.requires_grad for p in plain.parameters())  # MAML adapts every tensor: nothing to freeze
+
+
+def test_times_the_probe_as_a_third_side():
+    bench = _bench()
+    times = bench.time_learner("mamlpp", 5, 1, reps=1, warmup=0, engines=bench.ENGINES + (bench.PROBE,))
+    assert sorted(times) == ["batched", "higher", "higher-frozen"] and all(t > 0 for t in times.values())
