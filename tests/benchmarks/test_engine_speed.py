@@ -3,28 +3,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 
-PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "engine_speed.py"
-
-
-def _bench():
-    spec = importlib.util.spec_from_file_location("engine_speed", PATH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up while being defined
-    spec.loader.exec_module(module)
-    return module
+BENCHMARK = "engine_speed"  # loaded by the `bench` fixture (conftest.py)
 
 
 @pytest.mark.slow
-def test_sinusoid_row_with_the_compiled_side(monkeypatch, capsys):
-    bench = _bench()
+def test_sinusoid_row_with_the_compiled_side(bench, monkeypatch, capsys):
     threads = torch.get_num_threads()
     monkeypatch.setattr(sys, "argv", ["engine_speed.py", "--only", "sinusoid-mb25", "--reps", "2", "--warmup", "1",
                                       "--threads", "1", "--compile", "--json"])
@@ -38,8 +27,7 @@ def test_sinusoid_row_with_the_compiled_side(monkeypatch, capsys):
     assert row["compiled"] is True and row["compile_seconds"] > 0 and row["speedup_compiled_vs_batched"] > 0
 
 
-def test_image_tasks_on_a_cpu_are_not_compiled():
-    bench = _bench()
+def test_image_tasks_on_a_cpu_are_not_compiled(bench):
     w = bench.Workload("conv5-mb2-1-step", 5, 2, 1)
     _, _, _, compiled = bench.compiled_learner(w, torch.device("cpu"), bench.tasks_for(w, torch.device("cpu")))
     assert compiled is False  # they run one by one on a CPU: the row must say nothing was compiled

@@ -3,23 +3,10 @@ builds every learner of the glyph table with that table's settings."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
-PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "learner_step_speed.py"
+BENCHMARK = "learner_step_speed"  # loaded by the `bench` fixture (conftest.py)
 
 
-def _bench():
-    spec = importlib.util.spec_from_file_location("learner_step_speed", PATH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_every_learner_is_built_on_the_engine_it_names():
-    bench = _bench()
+def test_every_learner_is_built_on_the_engine_it_names(bench):
     for name in bench.LEARNERS:
         for engine in bench.ENGINES:
             learner, _ = bench.learner_for(name, 5, engine)
@@ -28,8 +15,7 @@ def test_every_learner_is_built_on_the_engine_it_names():
                 assert learner.config.inner_steps == 5 and learner.config.inner_lr == 0.1
 
 
-def test_times_both_engines(monkeypatch):
-    bench = _bench()
+def test_times_both_engines(bench, monkeypatch):
     steps = []
     real = bench.learner_for
 
@@ -45,8 +31,7 @@ def test_times_both_engines(monkeypatch):
     assert steps.count("batched") == steps.count("higher") == 3
 
 
-def test_probe_freezes_only_what_the_inner_loop_does_not_adapt():
-    bench = _bench()
+def test_probe_freezes_only_what_the_inner_loop_does_not_adapt(bench):
     learner, _ = bench.learner_for("mamlpp", 5, bench.PROBE)
     adapted = {id(p) for p in learner.inner_loop.params}
     frozen = [p for p in learner.parameters() if not p.requires_grad]
@@ -58,7 +43,6 @@ def test_probe_freezes_only_what_the_inner_loop_does_not_adapt():
     assert all(p.requires_grad for p in plain.parameters())  # MAML adapts every tensor: nothing to freeze
 
 
-def test_times_the_probe_as_a_third_side():
-    bench = _bench()
+def test_times_the_probe_as_a_third_side(bench):
     times = bench.time_learner("mamlpp", 5, 1, reps=1, warmup=0, engines=bench.ENGINES + (bench.PROBE,))
     assert sorted(times) == ["batched", "higher", "higher-frozen"] and all(t > 0 for t in times.values())

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import torch
 
-PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "protonet_speed.py"
+BENCHMARK = "protonet_speed"  # loaded by the `bench` fixture (conftest.py)
 
 
-def _bench():
-    spec = importlib.util.spec_from_file_location("protonet_speed", PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_metaopt_and_plain_protonet_take_the_same_step():
-    bench = _bench()
+def test_metaopt_and_plain_protonet_take_the_same_step(bench):
     torch.manual_seed(0)
     learner = bench.ProtoNet(bench.default_model((1, 28, 28), 3, head=False), bench.build_config("protonet"),
                              "classification")
