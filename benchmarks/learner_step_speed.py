@@ -87,8 +87,8 @@ def main() -> None:
     if not args.json:
         print(f"{args.ways}-way 1-shot, meta-batch {args.meta_batch}, {args.threads} thread(s), "
               f"median of {args.reps} meta-steps per engine")
-        probe = ("", "") if not args.probe_unadapted else (f" {PROBE} s |", "---|")
-        print(f"| algorithm | batched s | higher s |{probe[0]} batched faster by |\n|---|---|---|{probe[1]}---|")
+        print("| algorithm | " + " | ".join(f"{engine} s" for engine in engines) + " | batched faster by |")
+        print("|---" * (len(engines) + 2) + "|")
     for name in names:
         t = time_learner(name, args.ways, args.meta_batch, args.reps, args.warmup, engines)
         ratio = t["higher"] / t["batched"]
@@ -96,8 +96,8 @@ def main() -> None:
             print(json.dumps({"algorithm": name, "ways": args.ways, "meta_batch": args.meta_batch,
                               "threads": args.threads, "reps": args.reps, **t, "ratio": ratio}), flush=True)
         else:
-            probe_cell = f" {t[PROBE]:.3f} |" if args.probe_unadapted else ""
-            print(f"| {name} | {t['batched']:.3f} | {t['higher']:.3f} |{probe_cell} {ratio:.2f}x |", flush=True)
+            cells = " | ".join(f"{t[engine]:.3f}" for engine in engines)
+            print(f"| {name} | {cells} | {ratio:.2f}x |", flush=True)
 
 
 if __name__ == "__main__":
