@@ -5,7 +5,10 @@
 1. 20-way 1-shot at 600 x 8 on the batched engine, with each run's training time, and the old engine's training
    time for the same run estimated from the 50-iteration timing pair (docs/glyphs/timing/) of that learner.
 2. 5-way 1-shot at 600 x 8 with training seeds 0, 1 and 2: each seed's mean and 95% interval over the 600 test
-   tasks, and beside them the spread across seeds. A run not finished yet prints "not run yet".
+   tasks, and beside them the spread across seeds.
+3. The glyph table's two columns these runs replace, as its cells read: 5-way 1-shot as the mean of the three
+   seeds (their sd, range and the range of their task intervals) and 20-way 1-shot at 600 x 8.
+A run not finished yet prints "not run yet".
 """
 
 from __future__ import annotations
@@ -70,12 +73,32 @@ def seeds(root: Path) -> list[str]:
     return lines
 
 
+def glyph_columns(root: Path) -> list[str]:
+    lines = ["| algorithm | 5-way 1-shot, mean of 3 seeds | 20-way 1-shot |", "|---|---|---|"]
+    for algo in ALGOS:
+        runs = [load(root / f"{algo}-5w1s-s{s}.json") for s in SEEDS]
+        if all(runs):
+            means = [100 * r["mean"] for r in runs]
+            ci = [100 * r["ci95"] for r in runs]
+            five = (f"{statistics.mean(means):.2f} (seed sd {statistics.stdev(means):.2f}, "
+                    f"{min(means):.2f}–{max(means):.2f}; task CI ±{min(ci):.2f}–{max(ci):.2f})")
+        else:
+            five = "not run yet"
+        run = load(root / f"{algo}-20w1s-600x8.json")
+        twenty = (f"{accuracy(run)} (600 × 8; best val. it. {run['train']['best_iteration']}, "
+                  f"{run['train']['train_seconds'] / 60:.0f} min training)") if run else "not run yet"
+        lines.append(f"| {algo} | {five} | {twenty} |")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     root = Path(args[0] if args else "docs/glyphs")
     print("\n".join(twenty_way(root)))
     print()
     print("\n".join(seeds(root)))
+    print()
+    print("\n".join(glyph_columns(root)))
     return 0
 
 

@@ -47,7 +47,17 @@ def test_seeds_give_the_spread_only_when_all_three_ran(table, tmp_path):
     assert rows["anil"] == ["not run yet", "90.00 ± 1.00", "not run yet", "1 of 3 seeds", "-"]
 
 
-def test_main_prints_both_tables_of_an_empty_folder(table, tmp_path, capsys):
+def test_glyph_columns_read_as_the_glyph_table_cells(table, tmp_path):
+    for seed, mean in enumerate((0.90, 0.92, 0.94)):
+        _keep(tmp_path / f"maml-5w1s-s{seed}.json", mean)
+    _keep(tmp_path / "anil-5w1s-s0.json", 0.9)
+    _keep(tmp_path / "anil-20w1s-600x8.json", 0.95, seconds=1260.0, best=400)
+    rows = _rows(table["glyph_columns"](tmp_path))
+    assert rows["maml"] == ["92.00 (seed sd 2.00, 90.00–94.00; task CI ±1.00–1.00)", "not run yet"]
+    assert rows["anil"] == ["not run yet", "95.00 ± 1.00 (600 × 8; best val. it. 400, 21 min training)"]
+
+
+def test_main_prints_all_three_tables_of_an_empty_folder(table, tmp_path, capsys):
     assert table["main"]([str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert out.count("not run yet") == 8 * 2 + 8 * 3
+    assert out.count("not run yet") == 8 * 2 + 8 * 3 + 8 * 2
