@@ -94,6 +94,9 @@ def glyph_columns(root: Path) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     root = Path(args[0] if args else "docs/glyphs")
+    if not root.is_dir():  # a mistyped folder would otherwise print a table of "not run yet"
+        print(f"issue12_table.py: no such folder '{root}'", file=sys.stderr)
+        return 2
     print("\n".join(twenty_way(root)))
     print()
     print("\n".join(seeds(root)))

@@ -61,3 +61,9 @@ def test_main_prints_all_three_tables_of_an_empty_folder(table, tmp_path, capsys
     assert table["main"]([str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert out.count("not run yet") == 8 * 2 + 8 * 3 + 8 * 2
+
+
+def test_a_missing_folder_is_a_one_line_error(table, tmp_path, capsys):
+    assert table["main"]([str(tmp_path / "typo")]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.strip() == f"issue12_table.py: no such folder '{tmp_path / 'typo'}'"
