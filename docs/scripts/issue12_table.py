@@ -38,6 +38,14 @@ def per_iteration(run: dict[str, Any] | None) -> float | None:
     return run["train"]["train_seconds"] / run["train"]["iterations"]
 
 
+def minutes(run: dict[str, Any]) -> str:
+    return f"{run['train']['train_seconds'] / 60:.0f} min"
+
+
+def seed_runs(root: Path, algo: str) -> list[dict[str, Any] | None]:
+    return [load(root / f"{algo}-5w1s-s{s}.json") for s in SEEDS]
+
+
 def twenty_way(root: Path) -> list[str]:
     lines = ["| algorithm | 20-way 1-shot, 600 × 8, batched | best val. it. | training (batched) "
              "| s / iteration, batched / higher (50 its) | batched faster by | training on higher (estimated) |",
@@ -46,7 +54,7 @@ def twenty_way(root: Path) -> list[str]:
         run = load(root / f"{algo}-20w1s-600x8.json")
         batched = per_iteration(load(root / "timing" / f"{algo}-20w1s-i50-batched.json"))
         higher = per_iteration(load(root / "timing" / f"{algo}-20w1s-i50-higher.json"))
-        cells = [accuracy(run), str(run["train"]["best_iteration"]), f"{run['train']['train_seconds'] / 60:.0f} min"] \
+        cells = [accuracy(run), str(run["train"]["best_iteration"]), minutes(run)] \
             if run else ["not run yet", "-", "-"]
         if batched and higher:
             cells += [f"{batched:.2f} / {higher:.2f}", f"{higher / batched:.2f}x"]
@@ -61,7 +69,7 @@ def seeds(root: Path) -> list[str]:
     head = " | ".join(f"seed {s}" for s in SEEDS)
     lines = [f"| algorithm | {head} | across seeds: mean ± sd | range |", "|---|" + "---|" * (len(SEEDS) + 2)]
     for algo in ALGOS:
-        runs = [load(root / f"{algo}-5w1s-s{s}.json") for s in SEEDS]
+        runs = seed_runs(root, algo)
         cells = [accuracy(r) if r else "not run yet" for r in runs]
         means = [100 * r["mean"] for r in runs if r]
         if len(means) == len(SEEDS):
@@ -76,7 +84,7 @@ def seeds(root: Path) -> list[str]:
 def glyph_columns(root: Path) -> list[str]:
     lines = ["| algorithm | 5-way 1-shot, mean of 3 seeds | 20-way 1-shot |", "|---|---|---|"]
     for algo in ALGOS:
-        runs = [load(root / f"{algo}-5w1s-s{s}.json") for s in SEEDS]
+        runs = seed_runs(root, algo)
         if all(runs):
             means = [100 * r["mean"] for r in runs]
             ci = [100 * r["ci95"] for r in runs]
@@ -86,7 +94,7 @@ def glyph_columns(root: Path) -> list[str]:
             five = "not run yet"
         run = load(root / f"{algo}-20w1s-600x8.json")
         twenty = (f"{accuracy(run)} (600 × 8; best val. it. {run['train']['best_iteration']}, "
-                  f"{run['train']['train_seconds'] / 60:.0f} min training)") if run else "not run yet"
+                  f"{minutes(run)} training)") if run else "not run yet"
         lines.append(f"| {algo} | {five} | {twenty} |")
     return lines
 
