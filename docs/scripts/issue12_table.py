@@ -3,7 +3,10 @@
     python docs/scripts/issue12_table.py [GLYPHS_DIR]     # default docs/glyphs
 
 1. 20-way 1-shot at 600 x 8 on the batched engine, with each run's training time, and the old engine's training
-   time for the same run estimated from the 50-iteration timing pair (docs/glyphs/timing/) of that learner.
+   time for the same run estimated twice: from the 50-iteration timing pair (docs/glyphs/timing/) of that
+   learner, and from its meta-step ratio measured interleaved on a quiet machine
+   (docs/engine/learner_step_speed_cpu.jsonl, `benchmarks/learner_step_speed.py`). The pairs ran beside other
+   jobs, so the second estimate is the one that isolates the engines.
 2. 5-way 1-shot at 600 x 8 with training seeds 0, 1 and 2: each seed's mean and 95% interval over the 600 test
    tasks, and beside them the spread across seeds.
 3. The glyph table's two columns these runs replace, as its cells read: 5-way 1-shot as the mean of the three
@@ -21,6 +24,7 @@ from typing import Any
 
 ALGOS = ["maml", "fomaml", "anil", "metasgd", "mamlpp", "metacurvature", "reptile", "taml"]
 SEEDS = (0, 1, 2)
+STEP_SPEED = Path(__file__).resolve().parents[1] / "engine" / "learner_step_speed_cpu.jsonl"
 
 
 def load(path: Path) -> dict[str, Any] | None:
@@ -38,6 +42,14 @@ def per_iteration(run: dict[str, Any] | None) -> float | None:
     return run["train"]["train_seconds"] / run["train"]["iterations"]
 
 
+def step_ratios(path: Path = STEP_SPEED) -> dict[str, float]:
+    """Per learner, `higher` seconds over batched seconds per meta-step, from learner_step_speed.py's JSON lines."""
+    if not path.is_file():
+        return {}
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return {row["algorithm"]: row["higher"] / row["batched"] for row in rows}
+
+
 def minutes(run: dict[str, Any]) -> str:
     return f"{run['train']['train_seconds'] / 60:.0f} min"
 
@@ -46,10 +58,12 @@ def seed_runs(root: Path, algo: str) -> list[dict[str, Any] | None]:
     return [load(root / f"{algo}-5w1s-s{s}.json") for s in SEEDS]
 
 
-def twenty_way(root: Path) -> list[str]:
+def twenty_way(root: Path, steps: dict[str, float] | None = None) -> list[str]:
+    steps = step_ratios() if steps is None else steps
     lines = ["| algorithm | 20-way 1-shot, 600 × 8, batched | best val. it. | training (batched) "
-             "| s / iteration, batched / higher (50 its) | batched faster by | training on higher (estimated) |",
-             "|---|---|---|---|---|---|---|"]
+             "| s / iteration, batched / higher (50 its) | batched faster by | training on higher (estimated) "
+             "| quiet meta-step ratio | training on higher (estimated from it) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for algo in ALGOS:
         run = load(root / f"{algo}-20w1s-600x8.json")
         batched = per_iteration(load(root / "timing" / f"{algo}-20w1s-i50-batched.json"))
@@ -61,6 +75,11 @@ def twenty_way(root: Path) -> list[str]:
             cells.append(f"{run['train']['train_seconds'] * higher / batched / 60:.0f} min" if run else "-")
         else:
             cells += ["not run yet", "-", "-"]
+        if algo in steps:
+            cells.append(f"{steps[algo]:.2f}x")
+            cells.append(f"{run['train']['train_seconds'] * steps[algo] / 60:.0f} min" if run else "-")
+        else:
+            cells += ["not measured", "-"]
         lines.append(f"| {algo} | " + " | ".join(cells) + " |")
     return lines
 

@@ -32,10 +32,20 @@ def test_twenty_way_estimates_the_old_engine_from_the_timing_pair(table, tmp_pat
     _keep(tmp_path / "timing" / "maml-20w1s-i50-batched.json", 0.3, seconds=50.0, iterations=50)
     _keep(tmp_path / "timing" / "maml-20w1s-i50-higher.json", 0.3, seconds=60.0, iterations=50)
     _keep(tmp_path / "anil-20w1s-600x8.json", 0.7)  # no timing pair yet
-    rows = _rows(table["twenty_way"](tmp_path))
-    assert rows["maml"] == ["80.00 ± 1.00", "500", "60 min", "1.00 / 1.20", "1.20x", "72 min"]
+    rows = _rows(table["twenty_way"](tmp_path, steps={"maml": 0.9, "fomaml": 1.5}))
+    assert rows["maml"] == ["80.00 ± 1.00", "500", "60 min", "1.00 / 1.20", "1.20x", "72 min", "0.90x", "54 min"]
     assert rows["anil"][:3] == ["70.00 ± 1.00", "600", "1 min"] and rows["anil"][3] == "not run yet"
-    assert rows["fomaml"][0] == "not run yet"
+    assert rows["anil"][-2:] == ["not measured", "-"]
+    assert rows["fomaml"][0] == "not run yet" and rows["fomaml"][-2:] == ["1.50x", "-"]
+
+
+def test_step_ratios_read_the_interleaved_benchmark_rows(table, tmp_path):
+    rows = tmp_path / "steps.jsonl"
+    rows.write_text('{"algorithm": "maml", "batched": 2.0, "higher": 3.0}\n\n'
+                    '{"algorithm": "anil", "batched": 4.0, "higher": 2.0}\n')
+    assert table["step_ratios"](rows) == {"maml": 1.5, "anil": 0.5}
+    assert table["step_ratios"](tmp_path / "absent.jsonl") == {}
+    assert set(table["step_ratios"]()) == set(table["ALGOS"])  # the committed rows cover every learner
 
 
 def test_seeds_give_the_spread_only_when_all_three_ran(table, tmp_path):
