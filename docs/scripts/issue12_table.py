@@ -50,8 +50,9 @@ def step_ratios(path: Path = STEP_SPEED) -> dict[str, float]:
     return {row["algorithm"]: row["higher"] / row["batched"] for row in rows}
 
 
-def minutes(run: dict[str, Any]) -> str:
-    return f"{run['train']['train_seconds'] / 60:.0f} min"
+def minutes(run: dict[str, Any], factor: float = 1.0) -> str:
+    """The run's training time; with `factor`, the same run estimated on an engine that factor slower."""
+    return f"{run['train']['train_seconds'] * factor / 60:.0f} min"
 
 
 def seed_runs(root: Path, algo: str) -> list[dict[str, Any] | None]:
@@ -72,12 +73,12 @@ def twenty_way(root: Path, steps: dict[str, float] | None = None) -> list[str]:
             if run else ["not run yet", "-", "-"]
         if batched and higher:
             cells += [f"{batched:.2f} / {higher:.2f}", f"{higher / batched:.2f}x"]
-            cells.append(f"{run['train']['train_seconds'] * higher / batched / 60:.0f} min" if run else "-")
+            cells.append(minutes(run, higher / batched) if run else "-")
         else:
             cells += ["not run yet", "-", "-"]
         if algo in steps:
             cells.append(f"{steps[algo]:.2f}x")
-            cells.append(f"{run['train']['train_seconds'] * steps[algo] / 60:.0f} min" if run else "-")
+            cells.append(minutes(run, steps[algo]) if run else "-")
         else:
             cells += ["not measured", "-"]
         lines.append(f"| {algo} | " + " | ".join(cells) + " |")
