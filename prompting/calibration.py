@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 import torch
 
 from prompting.lm import LabelScorer
-from prompting.prompt import build_prompt, continuations
+from prompting.prompt import PromptFormatLike, build_prompt, continuations
 from prompting.tasks.base import Example
 
 __all__ = ["CONTENT_FREE", "content_free_prompts", "content_free_prior", "calibrate"]
@@ -23,19 +23,21 @@ __all__ = ["CONTENT_FREE", "content_free_prompts", "content_free_prior", "calibr
 CONTENT_FREE = ("N/A", "[MASK]", "")
 
 
-def content_free_prompts(labels: Mapping[str, str], demo_lists: Sequence[Sequence[Example]]) -> list[str]:
+def content_free_prompts(labels: Mapping[str, str], demo_lists: Sequence[Sequence[Example]],
+                         fmt: PromptFormatLike = None) -> list[str]:
     """The content-free prompts of each distinct demonstration list, as ``content_free_prior`` scores them
-    (a caller may score them in the same LM call as the real prompts, which share their demonstrations)."""
+    (a caller may score them in the same LM call as the real prompts, which share their demonstrations).
+    A multi-field input (a text pair) gets the content-free string in every field."""
     keys = dict.fromkeys(tuple(d) for d in demo_lists)
-    return [build_prompt(labels, list(demos), cf) for demos in keys for cf in CONTENT_FREE]
+    return [build_prompt(labels, list(demos), cf, fmt) for demos in keys for cf in CONTENT_FREE]
 
 
 def content_free_prior(lm: LabelScorer, labels: Mapping[str, str],
-                       demo_lists: Sequence[Sequence[Example]]) -> torch.Tensor:
+                       demo_lists: Sequence[Sequence[Example]], fmt: PromptFormatLike = None) -> torch.Tensor:
     """``[len(demo_lists), n_labels]``: the mean label distribution over the content-free inputs, per list."""
     keys = list(dict.fromkeys(tuple(d) for d in demo_lists))
-    prompts = content_free_prompts(labels, demo_lists)
-    probs = torch.softmax(lm.label_logprobs(prompts, continuations(labels)).float(), dim=-1)
+    prompts = content_free_prompts(labels, demo_lists, fmt)
+    probs = torch.softmax(lm.label_logprobs(prompts, continuations(labels, fmt)).float(), dim=-1)
     prior = probs.view(len(keys), len(CONTENT_FREE), -1).mean(1)
     row = {key: i for i, key in enumerate(keys)}
     return prior[[row[tuple(d)] for d in demo_lists]]

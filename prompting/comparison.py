@@ -149,38 +149,44 @@ def prepare_selectors(cfg: CompareConfig, seed: int, *, family: TaskFamily, lm: 
 
 def score_task(cfg: CompareConfig, task: TextTask, fit_seed: int, *, selectors: dict[str, Any], proto: Any,
                lm: LabelScorer, encoder: TextEncoder, shots: tuple[int, ...] | None = None,
-               selection: dict[str, int] | None = None) -> tuple[dict[str, float], int]:
+               selection: dict[str, int] | None = None,
+               predictions: dict[str, list[int]] | None = None) -> tuple[dict[str, float], int]:
     """Accuracy of every selector at every k (``shots``, default ``cfg.shots``) on one task, keyed
-    ``method@k``, and the number of prompts scored to evaluate."""
+    ``method@k``, and the number of prompts scored to evaluate. ``predictions``, if given, receives each
+    key's predicted class index for every query (in ``task.queries`` order). Prompts are built in the task's
+    ``prompt_format``."""
     shots = cfg.shots if shots is None else shots
     selection = {} if selection is None else selection
     out: dict[str, float] = {}
     n_prompts = 0
     labels = dict(zip(task.classes, task.verbalisers))
-    conts = continuations(labels)
+    fmt = task.prompt_format
+    conts = continuations(labels, fmt)
     gold = torch.tensor([task.label_index(q) for q in task.queries])
     for name, selector in selectors.items():
         counted = CountingScorer(lm)
-        fitted = selector.fit(task.pool, lm=counted, labels=labels, encoder=encoder, seed=fit_seed)
+        fitted = selector.fit(task.pool, lm=counted, labels=labels, encoder=encoder, seed=fit_seed, prompt_format=fmt)
         ks = (0,) if name == "zero" else shots
         demos = [fitted.select(q.text, k) for k in ks for q in task.queries]
         selection[name] = selection.get(name, 0) + counted.prompts
-        prompts = [build_prompt(labels, d, q.text) for d, q in zip(demos, task.queries * len(ks))]
+        prompts = [build_prompt(labels, d, q, fmt) for d, q in zip(demos, task.queries * len(ks))]
         n_prompts += len(prompts)
         # With calibration, its content-free prompts go in the same call: they share each prompt's
         # demonstrations, which the LM then runs once (FrozenLM.share_prefixes), and the prior reads the memo.
         calibrating = cfg.calibration in ("on", "both")
-        extra = content_free_prompts(labels, demos) if calibrating else []
+        extra = content_free_prompts(labels, demos, fmt) if calibrating else []
         scores = lm.label_logprobs(prompts + extra, conts)[: len(prompts)]
         variants = []
         if cfg.calibration in ("off", "both"):
             variants.append((name, scores))
         if cfg.calibration in ("on", "both"):
-            variants.append((f"{name}+cc", calibrate(scores, content_free_prior(lm, labels, demos))))
+            variants.append((f"{name}+cc", calibrate(scores, content_free_prior(lm, labels, demos, fmt))))
         for method, sc in variants:
             pred = sc.argmax(-1).view(len(ks), -1)
             for k, row in zip(ks, pred):
                 out[f"{method}@{k}"] = float((row == gold).float().mean())
+                if predictions is not None:
+                    predictions[f"{method}@{k}"] = [int(i) for i in row]
     if cfg.protonet:
         from prompting.protonet import balanced_support, protonet_accuracy
 

@@ -27,7 +27,7 @@ import torch
 
 from prompting.encoder import TextEncoder
 from prompting.lm import LabelScorer
-from prompting.prompt import build_prompt, continuations
+from prompting.prompt import PromptFormatLike, build_prompt, continuations
 from prompting.selectors._scorer import GuardReport, ResidualScorer
 from prompting.selectors.base import FittedSelector, top_k_ascending
 from prompting.tasks.base import Example
@@ -64,7 +64,7 @@ def class_prototypes(keys: np.ndarray, labels: Sequence[str], leave_out: int | N
 
 def lm_feedback(pool: Sequence[Example], labels: Mapping[str, str], *, lm: LabelScorer, encoder: TextEncoder,
                 num_queries: int, num_candidates: int, rng: np.random.Generator, context: int = 3,
-                group: int | None = None) -> list[Feedback]:
+                group: int | None = None, prompt_format: PromptFormatLike = None) -> list[Feedback]:
     """Leave-one-out: each of ``num_queries`` pool examples is a query. Its ``context`` nearest others (by
     embedding; fewer where the pool is small) precede every candidate, nearest last, as kNN would order them;
     its candidates are half the next nearest (where the useful ones usually are) and half random others (so
@@ -87,9 +87,10 @@ def lm_feedback(pool: Sequence[Example], labels: Mapping[str, str], *, lm: Label
         plan.append((qi, [pool[int(j)] for j in shown[::-1]], [int(j) for j in np.concatenate([near, extra])]))
     prompts = []
     for qi, shown, cands in plan:
-        q = pool[qi].text
-        prompts += [build_prompt(labels, [*shown, pool[j]], q) for j in cands] + [build_prompt(labels, shown, q)]
-    logp = torch.log_softmax(lm.label_logprobs(prompts, continuations(labels)).float(), dim=-1)
+        q, fmt = pool[qi], prompt_format
+        prompts += [build_prompt(labels, [*shown, pool[j]], q, fmt) for j in cands]
+        prompts.append(build_prompt(labels, shown, q, fmt))
+    logp = torch.log_softmax(lm.label_logprobs(prompts, continuations(labels, prompt_format)).float(), dim=-1)
     out, row = [], 0
     for qi, _, cands in plan:
         gold = names.index(pool[qi].label)

@@ -8,6 +8,7 @@ import numpy as np
 
 from prompting.encoder import TextEncoder
 from prompting.lm import LabelScorer
+from prompting.prompt import PromptFormatLike
 from prompting.selectors.base import FittedSelector, Selector, check_k, need_encoder
 from prompting.tasks.base import Example
 
@@ -52,5 +53,6 @@ class BalancedKNN(Selector):
     name = "balanced_knn"
 
     def fit(self, pool: Sequence[Example], *, lm: LabelScorer, labels: Mapping[str, str],
-            encoder: TextEncoder | None = None, seed: int = 0) -> FittedSelector:
+            encoder: TextEncoder | None = None, seed: int = 0,
+            prompt_format: PromptFormatLike = None) -> FittedSelector:
         return _Fitted(pool, need_encoder(encoder, self.name))

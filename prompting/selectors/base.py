@@ -16,6 +16,7 @@ import numpy as np
 from metaopt.errors import ConfigError
 from prompting.encoder import TextEncoder
 from prompting.lm import LabelScorer
+from prompting.prompt import PromptFormatLike
 from prompting.tasks.base import Example
 
 __all__ = ["Selector", "FittedSelector", "query_rng", "check_k", "need_encoder", "top_k_ascending"]
@@ -39,8 +40,10 @@ class Selector(ABC):
 
     @abstractmethod
     def fit(self, pool: Sequence[Example], *, lm: LabelScorer, labels: Mapping[str, str],
-            encoder: TextEncoder | None = None, seed: int = 0) -> FittedSelector:
-        """Bind to ``pool``. ``labels`` maps each class in the pool to its verbaliser."""
+            encoder: TextEncoder | None = None, seed: int = 0,
+            prompt_format: PromptFormatLike = None) -> FittedSelector:
+        """Bind to ``pool``. ``labels`` maps each class in the pool to its verbaliser; selectors that ask the LM
+        build their prompts in ``prompt_format`` (None: the task families' default format)."""
 
     def params(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}

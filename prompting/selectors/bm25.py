@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from metaopt.errors import ConfigError
 from prompting.encoder import TextEncoder
 from prompting.lm import LabelScorer
+from prompting.prompt import PromptFormatLike
 from prompting.selectors.base import FittedSelector, Selector, top_k_ascending
 from prompting.tasks.base import Example
 
@@ -66,5 +67,6 @@ class BM25(Selector):
         self.k1, self.b = k1, b
 
     def fit(self, pool: Sequence[Example], *, lm: LabelScorer, labels: Mapping[str, str],
-            encoder: TextEncoder | None = None, seed: int = 0) -> FittedSelector:
+            encoder: TextEncoder | None = None, seed: int = 0,
+            prompt_format: PromptFormatLike = None) -> FittedSelector:
         return _Fitted(pool, self.k1, self.b)

@@ -17,7 +17,7 @@ import numpy as np
 from metaopt.errors import ConfigError
 from prompting.encoder import TextEncoder
 from prompting.lm import LabelScorer
-from prompting.prompt import build_prompt, continuations
+from prompting.prompt import PromptFormatLike, build_prompt, continuations
 from prompting.selectors.base import FittedSelector, Selector, check_k
 from prompting.tasks.base import Example
 
@@ -26,9 +26,10 @@ __all__ = ["BootstrapRandomSearch"]
 
 class _Fitted(FittedSelector):
     def __init__(self, pool: Sequence[Example], lm: LabelScorer, labels: Mapping[str, str], num_sets: int,
-                 val_size: int, seed: int) -> None:
+                 val_size: int, seed: int, prompt_format: PromptFormatLike) -> None:
         super().__init__(pool)
         self.lm, self.labels, self.num_sets, self.seed = lm, dict(labels), num_sets, seed
+        self.prompt_format = prompt_format
         rng = np.random.default_rng([seed, 41])
         n_val = min(val_size, max(1, len(self.pool) // 2))
         order = rng.permutation(len(self.pool))
@@ -45,8 +46,9 @@ class _Fitted(FittedSelector):
         sets = [[source[int(i)] for i in rng.permutation(len(source))[:k]] for _ in range(self.num_sets)]
         names = list(self.labels)
         gold = np.array([names.index(v.label) for v in self.val])
-        prompts = [build_prompt(self.labels, [self.pool[i] for i in s], v.text) for s in sets for v in self.val]
-        pred = self.lm.label_logprobs(prompts, continuations(self.labels)).argmax(-1).numpy()
+        fmt = self.prompt_format
+        prompts = [build_prompt(self.labels, [self.pool[i] for i in s], v, fmt) for s in sets for v in self.val]
+        pred = self.lm.label_logprobs(prompts, continuations(self.labels, fmt)).argmax(-1).numpy()
         acc = (pred.reshape(len(sets), len(self.val)) == gold).mean(1)
         best = int(np.argmax(acc))  # ties: the first set drawn
         self.val_accuracy[k] = float(acc[best])
@@ -78,5 +80,6 @@ class BootstrapRandomSearch(Selector):
         self.num_sets, self.val_size = num_sets, val_size
 
     def fit(self, pool: Sequence[Example], *, lm: LabelScorer, labels: Mapping[str, str],
-            encoder: TextEncoder | None = None, seed: int = 0) -> FittedSelector:
-        return _Fitted(pool, lm, labels, self.num_sets, self.val_size, seed)
+            encoder: TextEncoder | None = None, seed: int = 0,
+            prompt_format: PromptFormatLike = None) -> FittedSelector:
+        return _Fitted(pool, lm, labels, self.num_sets, self.val_size, seed, prompt_format)

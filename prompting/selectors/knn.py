@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 
 from prompting.encoder import TextEncoder
 from prompting.lm import LabelScorer
+from prompting.prompt import PromptFormatLike
 from prompting.selectors.base import FittedSelector, Selector, need_encoder, top_k_ascending
 from prompting.tasks.base import Example
 
@@ -30,5 +31,6 @@ class KNN(Selector):
     name = "knn"
 
     def fit(self, pool: Sequence[Example], *, lm: LabelScorer, labels: Mapping[str, str],
-            encoder: TextEncoder | None = None, seed: int = 0) -> FittedSelector:
+            encoder: TextEncoder | None = None, seed: int = 0,
+            prompt_format: PromptFormatLike = None) -> FittedSelector:
         return _Fitted(pool, need_encoder(encoder, self.name))

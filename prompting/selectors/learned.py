@@ -10,6 +10,7 @@ import numpy as np
 from metaopt.errors import ConfigError
 from prompting.encoder import TextEncoder
 from prompting.lm import LabelScorer
+from prompting.prompt import PromptFormatLike
 from prompting.selectors._feedback import ScoredSelector, lm_feedback
 from prompting.selectors._scorer import guarded_scorer
 from prompting.selectors.base import FittedSelector, Selector, need_encoder
@@ -58,11 +59,12 @@ class Learned(Selector):
         self.rank, self.decay, self.folds, self.context = rank, decay, folds, context
 
     def fit(self, pool: Sequence[Example], *, lm: LabelScorer, labels: Mapping[str, str],
-            encoder: TextEncoder | None = None, seed: int = 0) -> FittedSelector:
+            encoder: TextEncoder | None = None, seed: int = 0,
+            prompt_format: PromptFormatLike = None) -> FittedSelector:
         encoder = need_encoder(encoder, self.name)
         feedback = lm_feedback(pool, labels, lm=lm, encoder=encoder, num_queries=self.train_queries,
                                num_candidates=self.num_candidates, rng=np.random.default_rng([seed, 31]),
-                               context=self.context)
+                               context=self.context, prompt_format=prompt_format)
         scorer, report = guarded_scorer(feedback, encoder, temperature=self.temperature, lr=self.encoder_lr,
                                         steps=self.steps, decay=self.decay, rank=self.rank,
                                         num_negatives=self.num_negatives, folds=self.folds, seed=seed)

@@ -17,6 +17,7 @@ from metaopt.checkpoint import write_atomically
 from metaopt.errors import ConfigError
 from prompting.encoder import TextEncoder
 from prompting.lm import CountingScorer, LabelScorer
+from prompting.prompt import PromptFormatLike
 from prompting.selectors._feedback import Feedback, ScoredSelector, lm_feedback
 from prompting.selectors._scorer import GuardReport, ResidualScorer, guarded_scorer
 from prompting.selectors.base import FittedSelector, Selector, need_encoder
@@ -85,7 +86,8 @@ class MetaLearned(Selector):
                 labels = dict(zip(task.classes, task.verbalisers))
                 task_feedback = lm_feedback(task.pool, labels, lm=counted, encoder=encoder,
                                             num_queries=self.train_queries, num_candidates=self.num_candidates,
-                                            rng=np.random.default_rng([seed, 37, i]), context=self.context, group=i)
+                                            rng=np.random.default_rng([seed, 37, i]), context=self.context, group=i,
+                                            prompt_format=task.prompt_format)
                 task_prompts = counted.prompts
                 if store is not None:
                     store.add(i, task_feedback, task_prompts)
@@ -109,7 +111,8 @@ class MetaLearned(Selector):
         return self._report
 
     def fit(self, pool: Sequence[Example], *, lm: LabelScorer, labels: Mapping[str, str],
-            encoder: TextEncoder | None = None, seed: int = 0) -> FittedSelector:
+            encoder: TextEncoder | None = None, seed: int = 0,
+            prompt_format: PromptFormatLike = None) -> FittedSelector:
         if self._scorer is None:
             raise ConfigError("the meta selector must be meta-trained first (MetaLearned.meta_train)")
         return ScoredSelector(pool, need_encoder(encoder, self.name), self._scorer, self._report)

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 
 from prompting.encoder import TextEncoder
 from prompting.lm import LabelScorer
+from prompting.prompt import PromptFormatLike
 from prompting.selectors.base import FittedSelector, Selector, check_k, query_rng
 from prompting.tasks.base import Example
 
@@ -24,7 +25,8 @@ class ZeroShot(Selector):
     name = "zero"
 
     def fit(self, pool: Sequence[Example], *, lm: LabelScorer, labels: Mapping[str, str],
-            encoder: TextEncoder | None = None, seed: int = 0) -> FittedSelector:
+            encoder: TextEncoder | None = None, seed: int = 0,
+            prompt_format: PromptFormatLike = None) -> FittedSelector:
         return _Nothing(pool)
 
 
@@ -50,5 +52,6 @@ class RandomK(Selector):
     name = "random"
 
     def fit(self, pool: Sequence[Example], *, lm: LabelScorer, labels: Mapping[str, str],
-            encoder: TextEncoder | None = None, seed: int = 0) -> FittedSelector:
+            encoder: TextEncoder | None = None, seed: int = 0,
+            prompt_format: PromptFormatLike = None) -> FittedSelector:
         return _Random(pool, seed)

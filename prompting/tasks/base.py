@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -18,10 +19,13 @@ _SPLIT_ID = {"train": 0, "val": 1, "test": 2}
 
 @dataclass(frozen=True)
 class Example:
-    """One labelled text; ``label`` is the family's class name (e.g. ``noun.animal``)."""
+    """One labelled text; ``label`` is the class name (e.g. ``noun.animal``). A text pair or any multi-field
+    input keeps its fields in ``parts`` (in the prompt template's field order); ``text`` is then the fields
+    joined, which is what encoders and BM25 read."""
 
     text: str
     label: str
+    parts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,8 @@ class TextTask:
     verbalisers: tuple[str, ...]
     pool: tuple[Example, ...]
     queries: tuple[Example, ...]
+    # a prompting.prompt.PromptFormat or ChatFormat; None is the families' default format
+    prompt_format: Any = None
 
     def __post_init__(self) -> None:
         if len(set(self.verbalisers)) != len(self.verbalisers):

@@ -1,0 +1,47 @@
+"""A Hugging Face ``datasets`` classification set as a :class:`LabelledDataset` (online, or from its cache)."""
+
+from __future__ import annotations
+
+from metaopt._imports import require
+from metaopt.errors import ConfigError
+from prompting.datasets.base import LabelledDataset
+from prompting.prompt import PromptFormat
+from prompting.tasks.base import Example
+
+__all__ = ["hf_dataset"]
+
+_TEXT = ("text", "sentence", "content", "question")
+_LABEL = ("label", "labels", "coarse_label", "intent")
+
+
+def hf_dataset(spec: str) -> LabelledDataset:
+    """``NAME`` or ``NAME:CONFIG`` (``glue:sst2``): the ``train`` split is the pool, ``test`` the queries (or
+    ``validation`` where the test labels are hidden, as in GLUE); label words are the ClassLabel names."""
+    datasets = require("datasets", "datasets")
+    name, _, config = spec.partition(":")
+    try:
+        splits = datasets.load_dataset(name, config or None)
+    except Exception as exc:  # hub, network and missing-config errors come in many types
+        raise ConfigError(f"--dataset hf:{spec}: could not load it ({str(exc).splitlines()[0]})") from exc
+    train = splits["train"] if "train" in splits else None
+    test_name = next((s for s in ("test", "validation") if s in splits and _labelled(splits[s])), None)
+    if train is None or test_name is None:
+        raise ConfigError(f"--dataset hf:{spec}: needs a train split and a labelled test or validation split "
+                          f"(has {', '.join(splits)})")
+    features = train.features
+    label = next((c for c in _LABEL if c in features and hasattr(features[c], "names")), None)
+    text = next((c for c in _TEXT if c in features), None)
+    if label is None or text is None:
+        raise ConfigError(f"--dataset hf:{spec}: no ClassLabel and text columns among {', '.join(features)}")
+    names = list(features[label].names)
+
+    def examples(split: object) -> tuple[Example, ...]:
+        return tuple(Example(" ".join(str(t).split()), names[int(y)]) for t, y in zip(split[text], split[label]))
+
+    return LabelledDataset(f"hf:{spec}", tuple(names), tuple(n.replace("_", " ") for n in names),
+                           examples(train), examples(splits[test_name]), PromptFormat())
+
+
+def _labelled(split: object) -> bool:
+    labels = next((split[c] for c in _LABEL if c in split.column_names), None)  # type: ignore[attr-defined]
+    return labels is not None and any(int(y) >= 0 for y in labels[:100])
