@@ -116,7 +116,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             write_atomically(Path(args.out), data.encode(), "--out")
 
     def feedback_file(seed: int) -> str:
-        return f"{args.out}.meta-seed{seed}.feedback.pkl"
+        return f"{args.out}.meta-seed{seed}.feedback.json"
 
     result = compare(cfg, family=family, lm=lm, encoder=encoder, progress=not args.no_progress, on_task=save,
                      resume=resume, feedback_file=feedback_file if args.out else None)

@@ -4,8 +4,8 @@ validation on held-out *tasks* (folds by task), so what it keeps is what transfe
 
 from __future__ import annotations
 
+import json
 import os
-import pickle
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -119,21 +119,44 @@ class MetaLearned(Selector):
 
 
 class FeedbackStore:
-    """Meta-training feedback kept task by task in one pickle file, written atomically after each task.
-    ``key`` says how it was collected; another key is refused."""
+    """Meta-training feedback kept task by task in one JSON file, written atomically after each task.
+    ``key`` says how it was collected; another key is refused. JSON, never pickle: the file sits in a user's
+    folder, where a planted pickle would run code when read."""
 
     def __init__(self, path: str | os.PathLike[str], key: dict[str, Any]) -> None:
-        self.path, self.key = Path(path), key
+        self.path, self.key = Path(path), json.loads(json.dumps(key))
         self.tasks: dict[int, tuple[list[Feedback], int]] = {}
         if self.path.exists():
-            with self.path.open("rb") as f:
-                saved = pickle.load(f)
-            if saved.get("key") != key:
-                changed = sorted(k for k in key if saved.get("key", {}).get(k) != key[k])
+            try:
+                saved = json.loads(self.path.read_text(encoding="utf-8"))
+                tasks = {int(i): ([_feedback_from_json(f) for f in entry["feedback"]], int(entry["prompts"]))
+                         for i, entry in saved["tasks"].items()}
+            except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
+                raise ConfigError(f"meta selector: {self.path} is not a feedback file of metaopt ({exc}); remove "
+                                  "it or pass another feedback_file") from None
+            if saved.get("key") != self.key:
+                have = saved.get("key") if isinstance(saved.get("key"), dict) else {}
+                changed = sorted(k for k in self.key if have.get(k) != self.key[k])
                 raise ConfigError(f"meta selector: {self.path} holds feedback collected with other "
                                   f"{', '.join(changed)}; remove it or pass another feedback_file")
-            self.tasks = saved["tasks"]
+            self.tasks = tasks
 
     def add(self, task: int, feedback: list[Feedback], prompts: int) -> None:
         self.tasks[task] = (feedback, prompts)
-        write_atomically(self.path, pickle.dumps({"key": self.key, "tasks": self.tasks}), "meta-training feedback")
+        data = {"key": self.key, "tasks": {str(i): {"feedback": [_feedback_to_json(f) for f in fb], "prompts": n}
+                                           for i, (fb, n) in sorted(self.tasks.items())}}
+        write_atomically(self.path, json.dumps(data).encode(), "meta-training feedback")
+
+
+def _feedback_to_json(f: Feedback) -> dict[str, Any]:
+    # float32 values print as the shortest decimal that reads back to the same float32: resumes are exact
+    return {"query": f.query, "candidates": list(f.candidates), "gains": np.asarray(f.gains).tolist(),
+            "dtype": str(np.asarray(f.gains).dtype), "group": int(f.group),
+            "prototypes": None if f.prototypes is None else np.asarray(f.prototypes).tolist()}
+
+
+def _feedback_from_json(d: dict[str, Any]) -> Feedback:
+    dtype = np.dtype(d.get("dtype", "float32"))
+    protos = None if d["prototypes"] is None else np.asarray(d["prototypes"], dtype=np.float32)
+    return Feedback(str(d["query"]), tuple(map(str, d["candidates"])), np.asarray(d["gains"], dtype=dtype),
+                    int(d["group"]), protos)

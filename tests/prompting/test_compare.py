@@ -72,7 +72,7 @@ def test_an_interrupted_compare_resumes_to_the_uninterrupted_result(tmp_path, fa
         if len(saved) == 3:
             raise KeyboardInterrupt
 
-    feedback = lambda seed: tmp_path / f"meta-{seed}.pkl"  # noqa: E731
+    feedback = lambda seed: tmp_path / f"meta-{seed}.feedback.json"  # noqa: E731
     with pytest.raises(KeyboardInterrupt):
         compare(cfg, family=family, lm=fake_lm, encoder=fake_encoder, on_task=save_until_third,
                 feedback_file=feedback)

@@ -153,7 +153,7 @@ def test_an_interrupted_compare_resumes_from_out(tmp_path, monkeypatch, capsys, 
     _fake_models(monkeypatch, Stopped(), fake_encoder, family)
     assert main(argv + ["--out", str(out)]) == 130
     assert len(json.loads(out.read_text())["per_task"]["knn@1"]) == 1
-    assert (tmp_path / "r.json.meta-seed0.feedback.pkl").exists()
+    assert (tmp_path / "r.json.meta-seed0.feedback.json").exists()
     again = type(fake_lm)()
     again.name = "fake"
     _fake_models(monkeypatch, again, fake_encoder, family)
@@ -161,7 +161,7 @@ def test_an_interrupted_compare_resumes_from_out(tmp_path, monkeypatch, capsys, 
     resumed = json.loads(out.read_text())
     assert resumed["per_task"] == whole["per_task"]
     assert resumed["selection_prompts"] == whole["selection_prompts"]
-    assert not list(tmp_path.glob("*.pkl"))
+    assert not list(tmp_path.glob("*.feedback.json"))
     capsys.readouterr()
     assert "--resume needs --out" in _exit_line(capsys, argv + ["--resume"])
     assert "cannot resume" in _exit_line(capsys, argv[:-6] + ["--param", "steps=11", "--param", "meta_tasks=2",

@@ -149,7 +149,7 @@ def test_meta_training_resumes_from_its_feedback_file(tmp_path, family, fake_lm,
                 raise KeyboardInterrupt
             return super().label_logprobs(prompts, continuations)
 
-    path = tmp_path / "meta.feedback.pkl"
+    path = tmp_path / "meta.feedback.json"
     with pytest.raises(KeyboardInterrupt):
         template.meta_train(family, lm=Killed(), encoder=fake_encoder, seed=0, feedback_file=path, **sizes)
     again = fake()
@@ -160,6 +160,24 @@ def test_meta_training_resumes_from_its_feedback_file(tmp_path, family, fake_lm,
         assert torch.equal(a, b)
     with pytest.raises(ConfigError, match="seed"):
         template.meta_train(family, lm=fake(), encoder=fake_encoder, seed=1, feedback_file=path, **sizes)
+
+
+def test_a_planted_pickle_as_the_feedback_file_is_refused_and_never_run(tmp_path, family, fake_lm, fake_encoder):
+    import pickle
+
+    ran = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (ran.touch, ())
+
+    path = tmp_path / "meta.feedback.json"
+    path.write_bytes(pickle.dumps({"key": {}, "tasks": {}, "x": Payload()}))
+    template = MetaLearned(steps=5, meta_tasks=2, train_queries=2)
+    with pytest.raises(ConfigError, match="not a feedback file"):
+        template.meta_train(family, lm=fake_lm, encoder=fake_encoder, seed=0, feedback_file=path, ways=3,
+                            pool_per_class=4, queries_per_class=1)
+    assert not ran.exists()
 
 
 def test_compare_scores_every_selector_and_k_on_the_same_tasks(family, fake_lm, fake_encoder):
