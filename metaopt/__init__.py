@@ -5,6 +5,7 @@ Importing this package is cheap: torch-heavy modules load on first use of the na
 
 from __future__ import annotations
 
+from metaopt._gymnasium import register_when_imported
 from metaopt._imports import lazy_getattr
 
 __version__ = "0.1.0"
@@ -25,3 +26,6 @@ __all__ = ["__version__", *_LAZY]
 
 
 __getattr__ = lazy_getattr(__name__, _LAZY)
+
+# gymnasium.make("metaopt/Nav2D-v0") etc. once gymnasium is imported; gymnasium itself is not imported here
+register_when_imported()

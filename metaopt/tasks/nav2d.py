@@ -8,9 +8,10 @@ episode does not end within 0.01 of the goal. Both make the best return exact: a
 the goal walks straight at full speed, so after ``t`` steps it is ``max(d0 - 0.1 t, 0)`` away (no
 policy can close the distance faster), and regret is measured against that.
 
-``Nav2DEnv`` is the same environment as one Gymnasium-API environment (``reset(seed=...)`` returns
-``(obs, info)``, ``step`` returns ``(obs, reward, terminated, truncated, info)``), the form a user's own
-task family takes (``metaopt.tasks.gym_family``).
+``Nav2DEnv`` is the same environment with the Gymnasium API (``reset(seed=...)`` returns ``(obs, info)``,
+``step`` returns ``(obs, reward, terminated, truncated, info)``) but without gymnasium, which is optional:
+the template of a user's own task family (``metaopt.tasks.gym_family``). The registered
+``gymnasium.Env`` is ``gymnasium.make("metaopt/Nav2D-v0")`` (``metaopt.tasks.gym_envs``).
 """
 
 from __future__ import annotations
