@@ -10,11 +10,14 @@ import json
 import math
 import sys
 import time
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any, NoReturn
 
 __all__ = [
     "Parser", "fail", "positive_int", "positive_float", "finite_float", "seed_int", "key_value", "csv_of", "print_json",
-    "elapsed", "check_tracking", "check_out_file", "model_path", "DEVICE_HELP", "ENGINE_HELP", "CHECKPOINT_HELP",
+    "elapsed", "check_tracking", "check_out_file", "OUT_KINDS",
+    "model_path", "DEVICE_HELP", "ENGINE_HELP", "CHECKPOINT_HELP",
     "COMPILE_HELP", "add_task_args",
     "add_model_args", "MAX_SEED",
 ]
@@ -142,31 +145,129 @@ def elapsed(start: float) -> float:
     return round(time.perf_counter() - start, 2)
 
 
-def check_tracking(uri: str | None) -> None:
+def check_tracking(uri: str | None, storage: str | None = None) -> None:
     """Fail now, in one line, if the MLflow store (``uri``, else $MLFLOW_TRACKING_URI, else the default) is
-    unusable, rather than after the work when the results are logged."""
+    unusable, rather than after the work when the results are logged; or if it is the file of the study
+    ``storage`` of the same command (MLflow would write its tables into the study's database)."""
+    from metaopt.errors import ConfigError
     from metaopt.tracking._runs import resolve_tracking_uri
-    from metaopt.tracking._uri import check_tracking_uri
+    from metaopt.tracking._uri import check_tracking_uri, local_store_path
 
-    check_tracking_uri(resolve_tracking_uri(uri), option="--tracking-uri" if uri else "$MLFLOW_TRACKING_URI")
+    option = "--tracking-uri" if uri else "$MLFLOW_TRACKING_URI"
+    resolved = resolve_tracking_uri(uri)
+    if storage is not None:
+        tracking_file, storage_file = local_store_path(resolved), local_store_path(storage)
+        if tracking_file is not None and storage_file is not None and _same_file(tracking_file, storage_file):
+            raise ConfigError(f"{option} {_masked(resolved)} is the study's --storage {_masked(storage)}; "
+                              "give each its own file")
+    check_tracking_uri(resolved, option=option)
 
 
-def check_out_file(text: str, option: str = "--out") -> None:
-    """Fail now, in one line, if ``text`` cannot be written as a file: a folder, or in a folder that is
-    missing or read-only (checked before the work, whose result would otherwise be lost)."""
+# What each command writes to a user-named file, recognised by its content: an existing file that is not
+# of the command's kind is someone else's (a study database, a checkpoint, notes) and is never replaced.
+# An empty file holds nothing to lose and is always accepted.
+OUT_KINDS = {
+    "result": "a result of `metaopt prompt compare` (JSON)",
+    "scores": "a --scores file of `metaopt train` / `metaopt evaluate` (JSON)",
+    "report": "a report of `metaopt report` (HTML)",
+}
+_REPORT_HEAD = b"<!DOCTYPE html><html><head><meta charset='utf-8'><title>metaopt study "
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_ZIP_MAGIC = b"PK\x03\x04"  # torch.save's format: a checkpoint.pt
+
+
+def check_out_file(text: str, option: str = "--out", *, kind: str = "result",
+                   stores: Iterable[tuple[str, str | None]] = (), made_folder: Path | None = None) -> Path:
+    """The one check of every user-named output file, before the work (whose result would otherwise be lost)
+    and before anything is written. Raises ConfigError, one line naming ``option`` and ``text``, for
+    a folder; a file in a folder that is missing (no parents are created under a mistyped root) or read-only;
+    the file of a store given in the same command (``stores``: ``(option, URI)`` pairs, e.g. the study's
+    ``--storage``, whether it exists yet or not); and an existing file that is not ``kind`` of output (see
+    :data:`OUT_KINDS`): an SQLite database, a checkpoint, or anything else this command did not write.
+    ``made_folder``: a folder the command creates (checked) before it writes the file, e.g. ``train``'s run
+    directory, which may hold its ``--scores``."""
     import os
-    from pathlib import Path
 
     from metaopt.errors import ConfigError
+    from metaopt.tracking._uri import local_store_path
 
-    path = Path(text)
+    if kind not in OUT_KINDS:
+        raise ValueError(f"unknown output kind {kind!r}; one of {sorted(OUT_KINDS)}")
+    path = Path(text).expanduser()
+    if not text.strip():
+        raise ConfigError(f"{option} {text!r}: give a file name")
     if path.is_dir():
-        raise ConfigError(f"{option} {text} is a folder; give a file name, e.g. {path / 'result.json'}")
+        raise ConfigError(f"{option} {text} is a folder; give a file name, e.g. {path / _example_name(kind)}")
+    for store_option, uri in stores:  # first: whether or not the store exists yet, this is the clearest reason
+        store = local_store_path(uri)
+        if store is not None and _same_file(path, store):
+            raise ConfigError(f"{option} {text} is the file of {store_option} {_masked(uri)}; "
+                              f"choose another {option}")
     folder = path.parent
+    if made_folder is not None and not folder.exists() and _same_file(folder, made_folder):
+        return path  # a new file in a folder the command makes: nothing there to replace yet
     if not folder.is_dir():
-        raise ConfigError(f"{option} {text}: folder {folder} does not exist")
+        raise ConfigError(f"{option} {text}: folder {folder} does not exist (create it first)")
+    if path.exists() and not path.is_file():  # a device, a pipe: os.replace would put a file in its place
+        raise ConfigError(f"{option} {text} is not a regular file; give a file name")
+    if path.exists():
+        what = _foreign_content(path, kind)
+        if what:
+            raise ConfigError(f"{option} {text} {what}, not {OUT_KINDS[kind]}; refusing to replace it: "
+                              f"remove it yourself or choose another {option}")
     if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise ConfigError(f"{option} {text}: not writable")
+    return path
+
+
+def _example_name(kind: str) -> str:
+    return {"report": "report.html", "scores": "scores.json"}.get(kind, "result.json")
+
+
+def _foreign_content(path: Path, kind: str) -> str | None:
+    """What ``path`` holds if it is not ``kind`` of output (``None``: ours, or empty, so it may be replaced)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(256)
+    except OSError as exc:
+        return f"exists but cannot be read ({(exc.strerror or str(exc)).lower()})"
+    if not head:
+        return None
+    if head.startswith(_SQLITE_MAGIC):
+        return "is an SQLite database"
+    if head.startswith(_ZIP_MAGIC):
+        return "is a zip file (a checkpoint?)"
+    if kind == "report":
+        return None if head.startswith(_REPORT_HEAD) else "exists and is another file"
+    if not head.lstrip().startswith(b"{"):  # not a JSON object: no need to read all of a large file
+        return "exists and is another file"
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return "exists and is another file"
+    per_task = data.get("per_task") if isinstance(data, dict) else None
+    if kind == "scores":
+        ours = isinstance(per_task, list) and "checkpoint" in data
+    else:
+        ours = isinstance(per_task, dict) and isinstance(data.get("rows"), list)
+    return None if ours else "exists and is another JSON file"
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    import os
+
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)  # also a hard link or a second name through a symlinked folder
+    except OSError:
+        pass
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _masked(uri: str | None) -> str:
+    from metaopt.tuning._storage import redact_url  # optuna: imported only for this message
+
+    return str(redact_url(uri))
 
 
 def scores_summary(cfg: Any, result: Any, steps: int | None, split: str) -> dict[str, Any]:
@@ -175,12 +276,15 @@ def scores_summary(cfg: Any, result: Any, steps: int | None, split: str) -> dict
             "metric": result.metric, "mean": result.mean, "ci95": result.ci95, "steps": steps, "split": split}
 
 
-def write_scores(path: str, checkpoint: Any, summary: dict[str, Any], per_task: list[float]) -> None:
-    """``--scores FILE`` of ``train`` and ``evaluate``: the summary and every task's score, one JSON file."""
-    from pathlib import Path
+def write_scores(path: str, checkpoint: Any, summary: dict[str, Any], per_task: list[float],
+                 option: str = "--scores") -> None:
+    """``--scores FILE`` of ``train`` and ``evaluate``: the summary and every task's score, one JSON file,
+    written atomically. Checked again first: the file may have been put there while the work ran."""
+    from metaopt.checkpoint import write_atomically
 
-    Path(path).write_text(json.dumps({"checkpoint": str(checkpoint), **summary, "per_task": per_task},
-                                     indent=1) + "\n")
+    target = check_out_file(path, option, kind="scores")
+    data = json.dumps({"checkpoint": str(checkpoint), **summary, "per_task": per_task}, indent=1) + "\n"
+    write_atomically(target, data.encode(), option)
 
 
 def add_task_args(p: Any) -> None:

@@ -47,7 +47,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     if args.scores:
-        check_out_file(args.scores, "--scores")  # before the work, whose result would otherwise be lost
+        # before the work, whose result would otherwise be lost; never one of the evaluated run's own files
+        from pathlib import Path
+
+        from metaopt.cli.train import RUN_FILES
+
+        check_out_file(args.scores, "--scores", kind="scores",
+                       stores=[("--checkpoint", str(Path(args.checkpoint) / name)) for name in sorted(RUN_FILES)])
     run = load_run(args.checkpoint)
     trainer = run.trainer(None, progress=not args.no_progress, device=args.device, engine=args.engine,
                           inner_checkpoint=args.inner_checkpoint, compile=False)  # nothing to compile here

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 __all__ = ["add_commands", "cmd_report", "DEFAULT_STORAGE"]
@@ -41,22 +40,24 @@ def add_commands(sub: Any) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from metaopt.cli._args import check_tracking, print_json
+    from metaopt.cli._args import check_out_file, check_tracking, print_json
     from metaopt.errors import ConfigError
     from metaopt.tracking._report import open_study, write_report
+    from metaopt.tracking._runs import resolve_tracking_uri
 
-    target = Path(args.out)
-    if target.is_dir():
-        raise ConfigError(f"--out {target} is a folder; give the report's file name, e.g. {target / 'report.html'}")
+    # Before the study is opened: --out must not be the study's database, the tracking store, or any other
+    # file that is not a report (this command once wrote its HTML over the --storage file).
+    stores = [("--storage", args.storage)]
     if not args.no_mlflow:
-        check_tracking(args.tracking_uri)
+        stores.append(("--tracking-uri", resolve_tracking_uri(args.tracking_uri)))
+    target = check_out_file(args.out, "--out", kind="report", stores=stores)
+    if not args.no_mlflow:
+        check_tracking(args.tracking_uri, storage=args.storage)
     study = open_study(args.storage, args.study)
     if not study.trials:
         raise ConfigError(f"study {study.study_name!r} in {args.storage} has no trials yet; nothing to report")
-    try:
-        out = write_report(study, target)
-    except OSError as exc:
-        raise ConfigError(f"cannot write --out {target}: {exc.strerror or exc}") from None
+    check_out_file(args.out, "--out", kind="report", stores=stores)  # again: building the page takes a while
+    out = write_report(study, target)
     summary: dict[str, Any] = {"study": study.study_name, "out": str(out), "trials": len(study.trials),
                                "mlflow_run_id": None}
     parent = study.user_attrs.get("mlflow_parent_run_id")

@@ -30,7 +30,7 @@ from metaopt.cli._args import (
 from metaopt.errors import ConfigError
 from metaopt.typing import ENGINE_CHOICES
 
-__all__ = ["add_commands", "cmd_train", "default_out", "check_out_dir"]
+__all__ = ["add_commands", "cmd_train", "default_out", "check_out_dir", "make_out_dir", "RUN_FILES"]
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -114,13 +114,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     track = bool(args.track or args.tracking_uri or args.experiment or args.register_model)
     if track:
         check_tracking(args.tracking_uri)
-    if args.scores:
-        check_out_file(args.scores, "--scores")  # before the training, whose scores would otherwise be lost
+    given = Path(args.out) if args.out else None
+    if given is not None:  # before build_run, which may build a dataset for minutes
+        _check_outputs(args, given, track)
     run = build_run(_run_config(args))
     cfg = run.config
-    out = Path(args.out) if args.out else default_out(cfg.algorithm, cfg.benchmark, cfg.ways, cfg.shots,
-                                                      run.train_config.seed)
-    check_out_dir(out)
+    out = given or default_out(cfg.algorithm, cfg.benchmark, cfg.ways, cfg.shots, run.train_config.seed)
+    if given is None:
+        _check_outputs(args, out, track)
     if (out / CONFIG_FILE).exists():
         if args.overwrite:
             shutil.rmtree(out)
@@ -135,6 +136,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             if differing:
                 raise ConfigError(f"--out {out} holds a different run ({', '.join(differing)} differ); "
                                   "pass --overwrite or choose another --out")
+    make_out_dir(out)
     save_run_config(out, cfg)
     from metaopt.tracking._train import train_tracking
 
@@ -170,16 +172,60 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def check_out_dir(out: Path) -> None:
-    """Refuse, in one line, a run directory that is a file or cannot be created or written to."""
+# What a run directory holds, and all that --overwrite may remove: its own files and their temporary
+# siblings (NAME.PID.THREAD.tmp). Anything else in it is the user's and keeps the folder from being deleted.
+RUN_FILES = frozenset({"config.json", "checkpoint.pt", "results.json", "mlflow_run.json"})
+
+
+def check_out_dir(out: Path, *, overwrite: bool = False) -> None:
+    """Refuse, in one line and before anything is written, a run directory that is a file, cannot be created
+    or written to, lies under a missing top-level folder (a mistyped root: no folders are made there), or is
+    a folder of other files than a run's (training would write into it; --overwrite would delete it)."""
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} is a file, not a run directory")
+    if not out.exists():
+        ancestor = next(p for p in out.absolute().parents if p.exists())
+        if ancestor == ancestor.parent:  # the file system's root: the first folder of the path is mistyped
+            top = out.absolute().parts[:2]
+            raise ConfigError(f"--out {out}: folder {Path(*top)} does not exist; create it first")
+        if not ancestor.is_dir():
+            raise ConfigError(f"--out {out}: {ancestor} is a file, not a folder")
+        if not os.access(ancestor, os.W_OK | os.X_OK):
+            raise ConfigError(f"--out {out}: cannot create it in {ancestor} (not writable)")
+        return
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ConfigError(f"--out {out}: not writable")
+    entries = list(out.iterdir())
+    if entries and not (out / "config.json").is_file():
+        raise ConfigError(f"--out {out} is a folder of other files, not a run (no config.json); "
+                          "choose a new or empty folder")
+    if overwrite:
+        foreign = sorted(p.name for p in entries if p.name not in RUN_FILES
+                         and not (p.is_file() and p.name.endswith(".tmp")))
+        if foreign:
+            raise ConfigError(f"--out {out} holds files a run does not write ({', '.join(foreign[:3])}"
+                              f"{', ...' if len(foreign) > 3 else ''}); --overwrite will not delete it")
+
+
+def make_out_dir(out: Path) -> None:
+    """Create the run directory checked by :func:`check_out_dir` (with parents below an existing folder)."""
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"--out {out}: cannot create it ({exc.strerror or exc})") from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise ConfigError(f"--out {out}: not writable")
+
+
+def _check_outputs(args: argparse.Namespace, out: Path, track: bool) -> None:
+    """``--out`` and ``--scores``: neither may replace what is not theirs (the scores may not be the run's own
+    files, nor the tracking store's)."""
+    from metaopt.tracking._runs import resolve_tracking_uri
+
+    check_out_dir(out, overwrite=args.overwrite)
+    if args.scores:
+        stores = [("--out", str(out / name)) for name in sorted(RUN_FILES)]
+        if track:
+            stores.append(("--tracking-uri", resolve_tracking_uri(args.tracking_uri)))
+        check_out_file(args.scores, "--scores", kind="scores", stores=stores, made_folder=out)
 
 
 def default_out(algorithm: str, benchmark: str, ways: int | None, shots: int, seed: int) -> Path:

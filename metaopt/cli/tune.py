@@ -113,7 +113,9 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
     if args.trials is None and args.timeout is None:
         raise ConfigError("give a budget: --trials N or --timeout SECONDS")
-    check_tracking(args.tracking_uri)
+    from metaopt.tuning._storage import resolve_storage
+
+    check_tracking(args.tracking_uri, storage=resolve_storage(args.storage))
     heartbeat = os.environ.get("METAOPT_TUNE_HEARTBEAT", "10")
     if not heartbeat.isdigit() or int(heartbeat) < 1:
         raise ConfigError(f"METAOPT_TUNE_HEARTBEAT must be a positive integer, got {heartbeat!r}")

@@ -59,7 +59,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     from metaopt.tracking._runs import mlflow_ui_url, resolve_tracking_uri
     from metaopt.tracking._server import HOST, start_mlflow_server, start_optuna_dashboard, wait_http
 
-    check_tracking(args.tracking_uri)
+    check_tracking(args.tracking_uri, storage=None if args.no_dashboard else args.storage)
     if not args.no_dashboard:
         check_storage(args.storage)
     uri = resolve_tracking_uri(args.tracking_uri)

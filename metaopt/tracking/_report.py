@@ -266,7 +266,12 @@ def build_report(study: Any) -> str:
 
 
 def write_report(study: Any, out: str | Path) -> Path:
+    """Write the page to ``out`` atomically (a stop or a full disk mid-write keeps the previous page whole, and
+    leaves no temporary file). ``out``'s folder must exist: a mistyped folder is not created."""
+    from metaopt.checkpoint import write_atomically
+
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(build_report(study), encoding="utf-8")
+    if not out.parent.is_dir():
+        raise ConfigError(f"cannot write the report {out}: folder {out.parent} does not exist")
+    write_atomically(out, build_report(study).encode("utf-8"), "the report")
     return out

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import socket
 from importlib.metadata import entry_points
-from urllib.parse import urlsplit
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from metaopt.errors import ConfigError
 
-__all__ = ["check_tracking_uri", "SCHEMES"]
+__all__ = ["check_tracking_uri", "local_store_path", "SCHEMES"]
 
 # MLflow's own tracking stores (mlflow.tracking._tracking_service.utils); plugins add theirs as
 # entry points in the group below.
@@ -29,6 +30,8 @@ def check_tracking_uri(uri: str, *, option: str = "--tracking-uri") -> str:
     if scheme not in SCHEMES and scheme not in {ep.name for ep in entry_points(group=_PLUGIN_GROUP)}:
         raise ConfigError(f"{option} {uri!r}: unknown scheme {parts.scheme + '://'!r}; use sqlite:///mlflow.db, "
                           "a folder, postgresql://..., or an MLflow server's http://HOST:PORT")
+    if scheme in ("sqlite", "file", ""):
+        _check_store_folder(uri, option)
     if scheme in ("http", "https"):
         try:
             port = parts.port or (443 if scheme == "https" else 80)
@@ -43,3 +46,45 @@ def check_tracking_uri(uri: str, *, option: str = "--tracking-uri") -> str:
             raise ConfigError(f"{option} {uri!r}: no MLflow server answers at {parts.hostname}:{port} "
                               f"({reason})") from None
     return uri
+
+
+def _check_store_folder(uri: str, option: str) -> None:
+    """A local store must be created in an existing folder: MLflow would otherwise create every missing
+    folder of a mistyped path (``sqlite:////nonexistent/dir/m.db``) and leave them behind."""
+    path = local_store_path(uri)
+    if path is None:
+        return
+    if uri.lower().startswith("sqlite") and path.is_dir():
+        raise ConfigError(f"{option} {uri!r}: {path} is a folder; give a database file, e.g. "
+                          f"sqlite:///{path / 'mlflow.db'}")
+    if not path.exists() and not path.parent.is_dir():
+        raise ConfigError(f"{option} {uri!r}: folder {path.parent} does not exist (create it first)")
+    if uri.lower().startswith("sqlite") and path.is_file():
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(16)
+        except OSError as exc:
+            raise ConfigError(f"{option} {uri!r}: cannot read {path} ({exc.strerror or exc})") from None
+        if head and head != b"SQLite format 3\x00":  # an empty file is a new database to SQLite
+            raise ConfigError(f"{option} {uri!r}: {path} is not an SQLite database")
+
+
+def local_store_path(uri: str | None) -> Path | None:
+    """The local file behind a study storage or MLflow tracking URI (``sqlite:///PATH``, ``journal:PATH``, a
+    ``*.log`` path, ``file:PATH`` or a bare path), else None (a server, an in-memory database)."""
+    if not uri:
+        return None
+    if uri.startswith("journal:"):
+        return Path(uri.removeprefix("journal:")).expanduser()
+    parts = urlsplit(uri)
+    scheme = parts.scheme.lower().split("+")[0]
+    if scheme == "sqlite":
+        rest = uri.split("://", 1)[1] if "://" in uri else ""
+        rest = rest[1:] if rest.startswith("/") else rest  # sqlite:///rel.db -> rel.db; sqlite:////abs -> /abs
+        rest = rest.split("?", 1)[0]
+        return Path(unquote(rest)).expanduser() if rest and rest != ":memory:" else None
+    if scheme == "file":
+        return Path(unquote(parts.path)).expanduser() if parts.path else None
+    if scheme == "" or len(scheme) == 1:  # a bare path (a Windows drive letter reads as a scheme)
+        return Path(uri).expanduser()
+    return None

@@ -161,10 +161,26 @@ def test_ui_shows_the_mlflow_servers_own_error(tmp_path, capsys, monkeypatch):
     from metaopt.tracking._server import free_port
 
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "not.db").write_text("this is not an SQLite database\n")
+    # A real SQLite file (a file that is not one is refused before any server starts) whose schema MLflow
+    # cannot migrate: only the server finds that out, and its own last error line is what the user sees.
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "foreign.db") as db:
+        db.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+        db.execute("INSERT INTO alembic_version VALUES ('nosuchrevision')")
+    db.close()
     code, _, err = run_cli(["ui", "--no-dashboard", "--port-mlflow", str(free_port()), "--tracking-uri",
-                            "sqlite:///not.db"], capsys)
-    _one_line(code, err, "mlflow server did not start", "file is not a database")
+                            "sqlite:///foreign.db"], capsys)
+    _one_line(code, err, "mlflow server did not start", "nosuchrevision")
+
+
+def test_a_tracking_store_that_is_not_a_database_is_refused_before_any_server(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "not.db").write_text("this is not an SQLite database\n")
+    code, _, err = run_cli(["ui", "--no-dashboard", "--port-mlflow", "1", "--tracking-uri", "sqlite:///not.db"],
+                           capsys)
+    _one_line(code, err, "--tracking-uri 'sqlite:///not.db'", "not an SQLite database")
+    assert (tmp_path / "not.db").read_text() == "this is not an SQLite database\n"
 
 
 def test_json_results_survive_a_failed_rewrite(tmp_path, monkeypatch):
