@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -59,18 +60,38 @@ def open_storage(url: str | None = None, *, heartbeat_interval: int = 10, grace_
         if url.startswith("sqlite"):
             # Several worker processes write one SQLite file: wait for the lock instead of failing.
             engine_kwargs = {"connect_args": {"timeout": 60}}
-        with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna; we rely on them knowingly
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(
-                url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat_interval,
-                grace_period=grace_period or 3 * heartbeat_interval,
-                heartbeat_stale_trial_callback=retry_callback(),
-            )
+
+        def rdb() -> BaseStorage:
+            with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna; we rely on them knowingly
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(
+                    url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat_interval,
+                    grace_period=grace_period or 3 * heartbeat_interval,
+                    heartbeat_stale_trial_callback=retry_callback(),
+                )
+
+        for pause in (0.2, 0.5):
+            try:
+                return rdb()
+            except Exception as exc:
+                if not _lost_schema_race(exc):
+                    raise
+                time.sleep(pause)
+        return rdb()  # a third try: its error, if any, is the one reported
     except ConfigError:
         raise
     except Exception as exc:  # driver missing, host unreachable, bad path: one line naming the URL
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise ConfigError(f"cannot open storage {_redact(url)}: {first[:200]}") from None
+
+
+def _lost_schema_race(exc: BaseException) -> bool:
+    """Processes that open a new database at the same moment (hosts started together) all create its tables;
+    the losers fail with "table ... already exists" or a duplicate key, and find the tables on a second try."""
+    import sqlalchemy.exc
+
+    return isinstance(exc, sqlalchemy.exc.IntegrityError) or (
+        isinstance(exc, sqlalchemy.exc.DatabaseError) and "already exists" in str(exc))
 
 
 def resolve_storage(url: str | None) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,8 @@ from metaopt.tuning._recovery import close_killed_runs, recover_dead_trials
 from metaopt.tuning._samplers import make_sampler
 from metaopt.tuning._storage import open_storage, redact_url, resolve_storage
 
-__all__ = ["tune", "resolve", "run_worker", "load_study", "budget_used", "thread_budget", "optimize_within_budget"]
+__all__ = ["tune", "resolve", "run_worker", "load_study", "metric_names", "budget_used", "thread_budget",
+           "optimize_within_budget"]
 
 
 def resolve(cfg: TuneConfig) -> TuneConfig:
@@ -79,6 +81,28 @@ def _directions(cfg: TuneConfig) -> list[str]:
     return ["maximize" if o == "accuracy" else "minimize" for o in cfg.objectives]
 
 
+def metric_names(cfg: TuneConfig) -> list[str]:
+    """The names optuna-dashboard, ``trials_dataframe`` and the plots give the objective values (instead of
+    "Objective 0"): the best validation score (``val_accuracy``, ``val_mse``, ``val_regret``) and, with
+    ``--objectives ...,time``, the training seconds per meta-iteration."""
+    return ["seconds_per_iteration" if o == "time" else f"val_{o}" for o in cfg.objectives]
+
+
+def _name_metrics(study: optuna.Study, names: list[str]) -> None:
+    """Set the study's metric names unless they are set already (a resume writes nothing)."""
+    if study.metric_names == names:
+        return
+    try:
+        with warnings.catch_warnings():  # "experimental" in Optuna since 3.2; the names are only labels
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(names)
+    except Exception:
+        # Hosts that start at the same moment race to insert the same attribute, a unique key in an RDB
+        # storage: the loser's insert fails, and the winner has written the very same names.
+        if study.metric_names != names:
+            raise
+
+
 def load_study(cfg: TuneConfig, *, worker: int = 0) -> optuna.Study:
     """Create the study, or load it to resume; refuse one made for another benchmark or objectives."""
     storage = open_storage(cfg.storage, heartbeat_interval=cfg.heartbeat_interval)
@@ -95,6 +119,7 @@ def load_study(cfg: TuneConfig, *, worker: int = 0) -> optuna.Study:
         saved, wanted = study.user_attrs.get(key), getattr(cfg, key)
         if saved is not None and wanted is not None and saved != wanted:
             raise ConfigError(f"study {cfg.study!r} was made for {key}={saved}, not {wanted}; choose another --study")
+    _name_metrics(study, metric_names(cfg))  # after the checks: a refused study is left as it was
     return study
 
 
