@@ -129,7 +129,12 @@ def check_storage(storage: str) -> None:
         make_url(storage).get_dialect()
     except Exception as exc:  # ArgumentError for a malformed URL, NoSuchModuleError for an unknown dialect
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ConfigError(f"--storage {storage!r}: not a study storage ({first})") from None
+        from metaopt.tuning._storage import redact_url
+
+        raise ConfigError(f"--storage {redact_url(storage)!r}: not a study storage ({redact_url(first)})") from None
+    from metaopt.tracking._server import dashboard_storage_argument
+
+    dashboard_storage_argument(storage)  # a password that would be on the dashboard's command line: refused now
 
 
 def last_error_line(output: str) -> str:

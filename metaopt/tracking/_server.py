@@ -16,8 +16,8 @@ from pathlib import Path
 
 from metaopt.errors import MissingDependencyError
 
-__all__ = ["Server", "PostgresServer", "free_port", "postgres_binary", "start_mlflow_server", "start_optuna_dashboard",
-           "start_postgres", "wait_http"]
+__all__ = ["Server", "PostgresServer", "free_port", "postgres_binary", "start_mlflow_server", "mlflow_server_command",
+           "dashboard_storage_argument", "start_optuna_dashboard", "start_postgres", "wait_http"]
 
 HOST = "127.0.0.1"
 
@@ -113,18 +113,31 @@ def start_mlflow_server(
     wait: float | None = 120.0,
 ) -> Server:
     """``mlflow server`` on 127.0.0.1 (one worker) over ``backend_store_uri``, serving artifacts from
-    ``artifacts_destination`` (default ``./mlartifacts``). Waits for HTTP unless ``wait`` is None."""
+    ``artifacts_destination`` (default ``./mlartifacts``). Waits for HTTP unless ``wait`` is None.
+
+    The store URI goes to the server in its environment, never on its command line (see
+    :func:`mlflow_server_command`): a database password in it would otherwise be readable by every user in
+    ``ps`` and ``/proc/PID/cmdline``."""
     port = port or free_port()
-    command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend_store_uri,
-               "--host", HOST, "--port", str(port), "--workers", "1"]
-    if artifacts_destination is not None:
-        command += ["--artifacts-destination", str(artifacts_destination)]
-    # The server's job runner (GenAI scorer jobs) starts extra worker processes metaopt never uses.
-    env = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": os.environ.get("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")}
+    command, env = mlflow_server_command(backend_store_uri, port=port, artifacts_destination=artifacts_destination)
     server = _spawn("mlflow server", command, f"http://{HOST}:{port}", log, env)
     if wait:
         wait_http(f"{server.url}/health", server, wait)
     return server
+
+
+def mlflow_server_command(backend_store_uri: str, *, port: int, artifacts_destination: str | Path | None = None
+                          ) -> tuple[list[str], dict[str, str]]:
+    """The ``mlflow server`` command line and the environment it adds. The store URI is in the environment
+    only: ``mlflow server`` reads ``--backend-store-uri`` from ``MLFLOW_BACKEND_STORE_URI`` (a click envvar)
+    and hands it to its workers through the environment too, so no process of the server has it in argv."""
+    command = [sys.executable, "-m", "mlflow", "server", "--host", HOST, "--port", str(port), "--workers", "1"]
+    if artifacts_destination is not None:
+        command += ["--artifacts-destination", str(artifacts_destination)]
+    env = {"MLFLOW_BACKEND_STORE_URI": backend_store_uri,
+           # The server's job runner (GenAI scorer jobs) starts extra worker processes metaopt never uses.
+           "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": os.environ.get("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")}
+    return command, env
 
 
 def start_optuna_dashboard(storage: str, *, port: int | None = None, log: Path | None = None,
@@ -140,14 +153,36 @@ def start_optuna_dashboard(storage: str, *, port: int | None = None, log: Path |
         command += ["--storage-class", "JournalFileStorage", storage.removeprefix("journal:")]
         env: dict[str, str] = {}
     else:
-        from metaopt.tuning._storage import password_to_env
-
-        url, env = password_to_env(storage)  # no password on the dashboard's command line
+        url, env = dashboard_storage_argument(storage)  # no password on the dashboard's command line
         command.append(url)
     server = _spawn("optuna-dashboard", command, f"http://{HOST}:{port}", log, env)
     if wait:
         wait_http(f"{server.url}/", server, wait)
     return server
+
+
+def dashboard_storage_argument(storage: str) -> tuple[str, dict[str, str]]:
+    """The storage URL for optuna-dashboard's command line (it reads it from argv only) and the environment
+    that carries its password: a PostgreSQL password, in the user part or a ``password=`` parameter, moves to
+    libpq's ``PGPASSWORD``. Any other password would be visible to every user in ``ps``: ConfigError."""
+    from urllib.parse import parse_qsl, urlencode
+
+    from metaopt.errors import ConfigError
+    from metaopt.tuning._storage import password_to_env, redact_url
+
+    url, env = password_to_env(storage)
+    if url.startswith("postgresql") and "?" in url:
+        base, query = url.split("?", 1)
+        pairs = parse_qsl(query, keep_blank_values=True)
+        kept = [(k, v) for k, v in pairs if k.lower() != "password"]
+        if len(kept) != len(pairs):
+            env.setdefault("PGPASSWORD", next(v for k, v in pairs if k.lower() == "password"))
+            url = base + (f"?{urlencode(kept)}" if kept else "")
+    if redact_url(url) != url:
+        raise ConfigError(f"--storage {redact_url(storage)}: optuna-dashboard takes the storage on its command "
+                          "line, where a password is visible to every user (ps); give it through the database "
+                          "driver's own file or environment, or pass --no-dashboard")
+    return url, env
 
 
 @dataclass
