@@ -181,30 +181,36 @@ def compare_dataset(cfg: DatasetCompareConfig, *, dataset: LabelledDataset, lm: 
 
     names = cfg.scored_selectors()
     mix = DatasetMix(meta_datasets, wrap=wrap) if "meta" in names else None
-    for s, seed in enumerate(tqdm(cfg.seeds, desc=f"{dataset.name} seeds", disable=not progress)):
+    bar = tqdm(total=len(cfg.seeds) * len(names), initial=done * len(names), disable=not progress,
+               desc=dataset.name, unit="selector")
+    for s, seed in enumerate(cfg.seeds):
         if s < done:
             continue
         torch.manual_seed(seed)
         selectors = {name: make_selector(name, **cfg.selector_params) for name in names}
-        if mix is not None:
-            meta = selectors["meta"]
-            assert isinstance(meta, MetaLearned)
-            trained = meta.meta_train(mix, lm=lm, encoder=encoder, seed=seed, progress=progress,  # type: ignore[arg-type]
-                                      feedback_file=None if feedback_file is None else feedback_file(seed))
-            selectors["meta"] = trained
-            selection["meta (meta-training)"] = selection.get("meta (meta-training)", 0) + trained.feedback_prompts
         task = dataset.task(seed, pool=cfg.pool, queries=cfg.queries, prompt_format=prompt_format)
         preds: dict[str, list[int]] = {}
-        scores, n = score_task(harness, task, seed, selectors=selectors, proto=None, lm=lm, encoder=encoder,
-                               selection=selection, predictions=preds)
-        n_prompts += n
-        for key, value in scores.items():
-            per_task.setdefault(key, []).append(value)
-            per_query.setdefault(key, []).extend(preds[key])
+        for name, selector in selectors.items():
+            bar.set_description(f"{dataset.name} seed {seed} {name}")
+            if name == "meta" and mix is not None:
+                assert isinstance(selector, MetaLearned)
+                selector = selector.meta_train(mix, lm=lm, encoder=encoder, seed=seed,  # type: ignore[arg-type]
+                                               feedback_file=None if feedback_file is None else feedback_file(seed))
+                selection["meta (meta-training)"] = selection.get("meta (meta-training)", 0) + selector.feedback_prompts
+            # one selector at a time (same seed and queries as all at once) so the bar can say which one runs
+            scores, n = score_task(harness, task, seed, selectors={name: selector}, proto=None, lm=lm,
+                                   encoder=encoder, selection=selection, predictions=preds)
+            n_prompts += n
+            for key, value in scores.items():
+                per_task.setdefault(key, []).append(value)
+                per_query.setdefault(key, []).extend(preds[key])
+            bar.set_postfix_str(f"{n_prompts + sum(selection.values())} LM prompts")
+            bar.update()
         gold.extend(task.label_index(q) for q in task.queries)
         query_ids.extend(dataset.draw(seed, pool=cfg.pool, queries=cfg.queries)[1])
         if on_seed is not None:
             on_seed(result())
+    bar.close()
     return result()
 
 

@@ -31,7 +31,8 @@ without meta-training; k=32 (pool) uses the whole pool. Results are logged to ML
 
 
 def add_commands(sub: Any) -> None:
-    from metaopt.cli._args import add_model_args, add_task_args, csv_of, key_value, positive_int
+    from metaopt.cli._args import add_model_args, csv_of, key_value, nonnegative_int, positive_int, seed_int
+    from metaopt.cli.prompt_dataset import DATASET_HELP, add_dataset_args
 
     p = sub.add_parser("prompt", help="choose few-shot prompt examples for a frozen LLM")
     psub = p.add_subparsers(dest="prompt_command", required=True, parser_class=type(p))
@@ -39,17 +40,28 @@ def add_commands(sub: Any) -> None:
         "compare", help="compare example selectors at several k on held-out tasks",
         description="Score zero-shot, random, kNN (KATE), label-balanced kNN, BM25, bootstrap few-shot with random "
         "search (DSPy-style), learned (EPR-style) and meta-learned example selectors with a frozen causal LM on "
-        "held-out tasks of a text task family, each with or without contextual calibration.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        "held-out tasks of a text task family (--family), or on a labelled dataset with a fixed label set "
+        "(--dataset, or --train/--test), each with or without contextual calibration.",
+        epilog=EPILOG + "\n\n" + DATASET_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    c.add_argument("--family", required=True, help="task family: wordnet, fortunes, chatterbot or hf:NAME")
-    c.add_argument("--selectors", type=csv_of(str), default=("zero", "random", "knn", "bm25", "learned", "meta"),
-                   help="comma-separated (default zero,random,knn,bm25,learned,meta; also balanced_knn, bootstrap)")
-    c.add_argument("--shots", type=csv_of(positive_int), default=(1, 2, 4, 8), help="k values (default 1,2,4,8)")
-    c.add_argument("--tasks", type=positive_int, default=2, help="held-out tasks per seed (default 2)")
-    add_task_args(c)
-    c.add_argument("--split", choices=["test", "val"], default="test",
-                   help="held-out classes to score on: test, or val while tuning (default test)")
+    c.add_argument("--family", help="task family: wordnet, fortunes, chatterbot, jsonl:PATH or hf:NAME (or use "
+                   "--dataset / --train --test below)")
+    c.add_argument("--selectors", type=csv_of(str),
+                   help="comma-separated (families: default zero,random,knn,bm25,learned,meta; datasets: "
+                   "zero,random,knn,balanced_knn,bm25,bootstrap,learned, and meta with --dataset)")
+    c.add_argument("--shots", type=csv_of(nonnegative_int),
+                   help="k values (families: default 1,2,4,8; datasets: default 4, and 0 is the zero-shot row)")
+    c.add_argument("--tasks", type=positive_int, help="families: held-out tasks per seed (default 2)")
+    c.add_argument("--seed", type=seed_int, default=0, help="first seed (default 0)")
+    c.add_argument("--seeds", type=positive_int, help="number of seeds: seed, seed+1, ... (families: default 1; "
+                   "datasets: default 5 pool and query draws)")
+    c.add_argument("--ways", type=positive_int, help="families: classes per task (default 4)")
+    c.add_argument("--pool", type=positive_int, help="families: candidate examples per class (default 8); "
+                   "datasets: train examples drawn per seed (default all)")
+    c.add_argument("--queries", type=positive_int, help="families: test queries per class (default 2); datasets: "
+                   "test examples per seed (default 300)")
+    c.add_argument("--split", choices=["test", "val"],
+                   help="families: held-out classes to score on: test, or val while tuning (default test)")
     c.add_argument("--param", type=key_value, action="append", default=[], metavar="KEY=VALUE",
                    help="selector hyperparameter: temperature, encoder_lr, num_candidates, train_queries, steps, "
                    "rank, decay, folds, meta_tasks, num_negatives, num_sets, val_size, k1, b (repeatable)")
@@ -67,6 +79,7 @@ def add_commands(sub: Any) -> None:
                    "from the next task (same options, model and dtype required); a missing --out file starts afresh")
     c.add_argument("--no-progress", action="store_true", help="hide progress bars")
     c.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
+    add_dataset_args(c)
     c.set_defaults(handler=cmd_compare)
     from metaopt.cli.prompt_tune import add_tune
 
@@ -88,6 +101,19 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from prompting.lm import FrozenLM
     from prompting.tasks import get_family
 
+    if args.family is None:
+        if not (args.dataset or args.train or args.test):
+            raise ConfigError("give --family (a task family), or --dataset / --train FILE --test FILE (a labelled "
+                              "dataset)")
+        from metaopt.cli.prompt_dataset import cmd_compare_dataset
+
+        return cmd_compare_dataset(args)
+    dataset_only = [f for f, v in (("--dataset", args.dataset), ("--train", args.train), ("--test", args.test),
+                                   ("--chat", args.chat), ("--template", args.template),
+                                   ("--verbalizer", args.verbalizer), ("--meta-datasets", args.meta_datasets)) if v]
+    if dataset_only:
+        raise ConfigError(f"{dataset_only[0]} is for labelled datasets, not --family task families")
+    _family_defaults(args)
     if not args.no_track:
         check_tracking(args.tracking_uri)
     started = time.perf_counter()
@@ -136,6 +162,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(f"{result.rows[0]['n_tasks']} tasks, {out['total_seconds']:.0f} s in all ({result.seconds:.0f} s "
               f"comparing, the rest loading and logging), model {lm.name} ({args.dtype})")
     return 0
+
+
+def _family_defaults(args: argparse.Namespace) -> None:
+    """The task-family mode's defaults for the flags the two modes share."""
+    for key, value in (("selectors", ("zero", "random", "knn", "bm25", "learned", "meta")), ("shots", (1, 2, 4, 8)),
+                       ("tasks", 2), ("seeds", 1), ("ways", 4), ("pool", 8), ("queries", 2), ("split", "test")):
+        if getattr(args, key) is None:
+            setattr(args, key, value)
 
 
 def saved_result(args: argparse.Namespace, cfg: Any) -> dict[str, Any] | None:
