@@ -49,9 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from metaopt._network import apply_network_timeouts
     from metaopt.errors import ConfigError
 
     args = build_parser().parse_args(argv)
+    apply_network_timeouts()  # before any connection; workers and servers it starts inherit them
     try:
         return args.handler(args)
     except ConfigError as exc:

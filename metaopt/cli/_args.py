@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 
 __all__ = [
     "Parser", "fail", "positive_int", "positive_float", "finite_float", "seed_int", "key_value", "csv_of", "print_json",
-    "elapsed", "check_tracking", "check_out_file", "OUT_KINDS",
+    "elapsed", "check_tracking", "check_storage_answers", "check_out_file", "OUT_KINDS",
     "model_path", "DEVICE_HELP", "ENGINE_HELP", "CHECKPOINT_HELP",
     "COMPILE_HELP", "add_task_args",
     "add_model_args", "MAX_SEED",
@@ -161,6 +161,19 @@ def check_tracking(uri: str | None, storage: str | None = None) -> None:
             raise ConfigError(f"{option} {_masked(resolved)} is the study's --storage {_masked(storage)}; "
                               "give each its own file")
     check_tracking_uri(resolved, option=option)
+
+
+def check_storage_answers(storage: str | None) -> None:
+    """Fail now, in one line naming the flag and the time-out, if a PostgreSQL study storage (``storage``,
+    else $METAOPT_STORAGE) does not answer, rather than when the study is opened (or never, for a server
+    that accepts connections and stays silent)."""
+    import os
+
+    from metaopt.tracking._uri import check_postgres_answers
+
+    resolved = storage or os.environ.get("METAOPT_STORAGE")
+    if resolved and resolved.lower().startswith("postgres") and "://" in resolved:
+        check_postgres_answers(resolved, "--storage" if storage else "$METAOPT_STORAGE")
 
 
 # What each command writes to a user-named file, recognised by its content: an existing file that is not

@@ -40,7 +40,7 @@ def add_commands(sub: Any) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from metaopt.cli._args import check_out_file, check_tracking, print_json
+    from metaopt.cli._args import check_out_file, check_storage_answers, check_tracking, print_json
     from metaopt.errors import ConfigError
     from metaopt.tracking._report import open_study, write_report
     from metaopt.tracking._runs import resolve_tracking_uri
@@ -53,6 +53,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     target = check_out_file(args.out, "--out", kind="report", stores=stores)
     if not args.no_mlflow:
         check_tracking(args.tracking_uri, storage=args.storage)
+    check_storage_answers(args.storage)
     study = open_study(args.storage, args.study)
     if not study.trials:
         raise ConfigError(f"study {study.study_name!r} in {args.storage} has no trials yet; nothing to report")

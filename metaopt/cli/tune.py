@@ -8,6 +8,7 @@ from metaopt.cli._args import (
     CHECKPOINT_HELP,
     DEVICE_HELP,
     ENGINE_HELP,
+    check_storage_answers,
     check_tracking,
     positive_float,
     positive_int,
@@ -116,6 +117,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     from metaopt.tuning._storage import resolve_storage
 
     check_tracking(args.tracking_uri, storage=resolve_storage(args.storage))
+    check_storage_answers(args.storage)
     heartbeat = os.environ.get("METAOPT_TUNE_HEARTBEAT", "10")
     if not heartbeat.isdigit() or int(heartbeat) < 1:
         raise ConfigError(f"METAOPT_TUNE_HEARTBEAT must be a positive integer, got {heartbeat!r}")

@@ -132,9 +132,11 @@ def check_storage(storage: str) -> None:
         from metaopt.tuning._storage import redact_url
 
         raise ConfigError(f"--storage {redact_url(storage)!r}: not a study storage ({redact_url(first)})") from None
+    from metaopt.cli._args import check_storage_answers
     from metaopt.tracking._server import dashboard_storage_argument
 
     dashboard_storage_argument(storage)  # a password that would be on the dashboard's command line: refused now
+    check_storage_answers(storage)
 
 
 def last_error_line(output: str) -> str:

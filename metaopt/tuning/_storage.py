@@ -60,6 +60,12 @@ def open_storage(url: str | None = None, *, heartbeat_interval: int = 10, grace_
         if url.startswith("sqlite"):
             # Several worker processes write one SQLite file: wait for the lock instead of failing.
             engine_kwargs = {"connect_args": {"timeout": 60}}
+        elif url.startswith("postgres") and "connect_timeout" not in url:
+            # A server that accepts connections and never answers would hold every worker (psycopg's own
+            # default is 130 s); PGCONNECT_TIMEOUT, set by the CLI unless the user has, gives the seconds.
+            from metaopt._network import pg_connect_timeout
+
+            engine_kwargs = {"connect_args": {"connect_timeout": pg_connect_timeout()}}
 
         def rdb() -> BaseStorage:
             with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna; we rely on them knowingly

@@ -74,16 +74,28 @@ def _run(args: list[str], capsys) -> tuple[int, str]:
 
 def test_missing_optuna_dashboard_names_what_to_install(monkeypatch, tmp_path, capsys):
     import shutil
-    import socket
 
     monkeypatch.setattr(shutil, "which", lambda name: None)
-    # An http tracking URI starts no MLflow UI; `ui` checks that something answers there, so listen.
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen()
-        uri = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    # An http tracking URI starts no MLflow UI; `ui` checks that something answers there (a first request
+    # within a time-out, not only a connection), so serve /health.
+    import http.server
+    import threading
+
+    class Health(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"OK")
+
+        def log_message(self, *args):
+            pass
+
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), Health) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        uri = f"http://127.0.0.1:{server.server_address[1]}"
         code, err = _run(["ui", "--tracking-uri", uri, "--storage", f"sqlite:///{tmp_path / 'o.db'}",
                           "--port-dashboard", str(free_port())], capsys)
+        server.shutdown()
     assert code == 2 and err.strip().count("\n") == 0
     assert "pip install" in err and "optuna-dashboard" in err and "Traceback" not in err
 
