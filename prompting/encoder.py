@@ -36,6 +36,7 @@ class SentenceEncoder:
         from transformers import AutoModel, AutoTokenizer
 
         folder = name_or_path or str(minilm_folder())
+        self.name = name_or_path or "all-MiniLM-L6-v2"
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(folder)
             self.model = AutoModel.from_pretrained(folder).eval().to(check_device(device))
@@ -47,6 +48,14 @@ class SentenceEncoder:
         self.batch_size = batch_size
         self.max_length = max_length
         self._memo: dict[str, torch.Tensor] = {}
+
+    def remember(self, texts: Sequence[str], vectors: torch.Tensor) -> None:
+        """Take ``vectors`` as this encoder's embeddings of ``texts`` (a saved selector's pool, embedded by the
+        same encoder when it was fitted), so loading it does not embed the pool again."""
+        if vectors.shape != (len(texts), self.dim):
+            raise ConfigError(f"saved embeddings of shape {tuple(vectors.shape)} do not fit {len(texts)} texts of "
+                              f"dimension {self.dim}")
+        self._memo.update(zip(texts, vectors.float()))
 
     @torch.inference_mode()
     def encode(self, texts: Sequence[str]) -> torch.Tensor:

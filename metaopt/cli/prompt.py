@@ -81,9 +81,11 @@ def add_commands(sub: Any) -> None:
     c.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
     add_dataset_args(c)
     c.set_defaults(handler=cmd_compare)
+    from metaopt.cli.prompt_deploy import add_deploy
     from metaopt.cli.prompt_tune import add_tune
 
     add_tune(psub)
+    add_deploy(psub)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
