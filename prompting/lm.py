@@ -18,7 +18,7 @@ from prompting._prefix import MIN_PREFIX, prefix_groups
 from prompting._sources import DEFAULT_MODEL, NAMED_MODELS, cache_root, gemma3_gguf, named_models_text, smollm2_gguf
 
 __all__ = ["LabelScorer", "CountingScorer", "FrozenLM", "DEFAULT_MODEL", "NAMED_MODELS", "check_device",
-           "named_models_text"]
+           "named_models_text", "hide_load_progress"]
 
 
 class LabelScorer(Protocol):
@@ -281,6 +281,16 @@ def check_device(device: str) -> torch.device:
     if target.type not in ("cpu", "cuda", "mps", "xpu"):
         raise ConfigError(f"unknown device {device!r}; use cpu, cuda or cuda:N")
     return target
+
+
+def hide_load_progress() -> None:
+    """No "Loading weights" bars from transformers or the hub (``--no-progress``)."""
+    require("transformers", "metaopt[llm]")
+    from huggingface_hub.utils import disable_progress_bars
+    from transformers.utils import logging
+
+    logging.disable_progress_bar()
+    disable_progress_bars()
 
 
 def _load_pretrained(folder: str | Path, dtype: torch.dtype, **kwargs: Any) -> tuple[Any, Any]:

@@ -133,6 +133,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
         check_out_file(args.out)
     resume = saved_result(args, cfg) if args.resume else None
     family = get_family(args.family)
+    if args.no_progress:
+        from prompting.lm import hide_load_progress
+
+        hide_load_progress()
     lm = FrozenLM.load(args.model, dtype=args.dtype, device=args.device)
     if resume is not None and resume.get("model") != lm.name:
         raise ConfigError(f"--resume: {args.out} was scored with model {resume.get('model')!r}, not {lm.name!r}")

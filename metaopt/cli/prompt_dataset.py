@@ -125,8 +125,10 @@ def cmd_compare_dataset(args: argparse.Namespace) -> int:
         check_out_file(args.out)
     resume = _saved(args, cfg) if args.resume else None
     from prompting.encoder import SentenceEncoder
-    from prompting.lm import FrozenLM
+    from prompting.lm import FrozenLM, hide_load_progress
 
+    if args.no_progress:
+        hide_load_progress()
     lm = FrozenLM.load(args.model, dtype=args.dtype, device=args.device)
     if resume is not None and resume.get("model") != lm.name:
         raise ConfigError(f"--resume: {args.out} was scored with model {resume.get('model')!r}, not {lm.name!r}")

@@ -83,7 +83,9 @@ def test_real_smollm2_with_a_template_and_the_chat_wrapper(tmp_path, capsys, icl
     base = ["prompt", "compare", "--dataset", "sst2", "--data-root", str(icl_root), "--selectors", "zero,knn",
             "--shots", "1", "--seeds", "1", "--queries", "6", "--pool", "40", "--no-track", "--no-progress", "--json"]
     assert main(base) == 0
-    plain = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    captured = capsys.readouterr()
+    plain = json.loads(captured.out.strip().splitlines()[-1])
+    assert "Loading weights" not in captured.err  # --no-progress covers transformers' bars too
     assert {r["method"] for r in plain["rows"]} == {"zero", "knn"}
     assert main(base + ["--chat"]) == 0
     chat = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
