@@ -147,14 +147,19 @@ def prepare_selectors(cfg: CompareConfig, seed: int, *, family: TaskFamily, lm: 
     return selectors, proto
 
 
+PROGRESS_CHUNK = 25  # prompts per LM call when a progress callback follows the queries
+
+
 def score_task(cfg: CompareConfig, task: TextTask, fit_seed: int, *, selectors: dict[str, Any], proto: Any,
                lm: LabelScorer, encoder: TextEncoder, shots: tuple[int, ...] | None = None,
                selection: dict[str, int] | None = None,
-               predictions: dict[str, list[int]] | None = None) -> tuple[dict[str, float], int]:
+               predictions: dict[str, list[int]] | None = None,
+               on_prompts: Callable[[str, int, int], None] | None = None) -> tuple[dict[str, float], int]:
     """Accuracy of every selector at every k (``shots``, default ``cfg.shots``) on one task, keyed
     ``method@k``, and the number of prompts scored to evaluate. ``predictions``, if given, receives each
     key's predicted class index for every query (in ``task.queries`` order). Prompts are built in the task's
-    ``prompt_format``."""
+    ``prompt_format``. With ``on_prompts(selector, done, total)`` the prompts go to the LM in chunks of
+    :data:`PROGRESS_CHUNK`, each chunk with its own content-free prompts, and the callback hears after each."""
     shots = cfg.shots if shots is None else shots
     selection = {} if selection is None else selection
     out: dict[str, float] = {}
@@ -174,8 +179,15 @@ def score_task(cfg: CompareConfig, task: TextTask, fit_seed: int, *, selectors: 
         # With calibration, its content-free prompts go in the same call: they share each prompt's
         # demonstrations, which the LM then runs once (FrozenLM.share_prefixes), and the prior reads the memo.
         calibrating = cfg.calibration in ("on", "both")
-        extra = content_free_prompts(labels, demos, fmt) if calibrating else []
-        scores = lm.label_logprobs(prompts + extra, conts)[: len(prompts)]
+        step = len(prompts) if on_prompts is None else PROGRESS_CHUNK
+        parts = []
+        for start in range(0, len(prompts), max(step, 1)):
+            chunk, chunk_demos = prompts[start : start + step], demos[start : start + step]
+            extra = content_free_prompts(labels, chunk_demos, fmt) if calibrating else []
+            parts.append(lm.label_logprobs(chunk + extra, conts)[: len(chunk)])
+            if on_prompts is not None:
+                on_prompts(name, start + len(chunk), len(prompts))
+        scores = torch.cat(parts) if parts else torch.zeros(0, len(conts))
         variants = []
         if cfg.calibration in ("off", "both"):
             variants.append((name, scores))

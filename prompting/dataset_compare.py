@@ -197,9 +197,14 @@ def compare_dataset(cfg: DatasetCompareConfig, *, dataset: LabelledDataset, lm: 
                 selector = selector.meta_train(mix, lm=lm, encoder=encoder, seed=seed,  # type: ignore[arg-type]
                                                feedback_file=None if feedback_file is None else feedback_file(seed))
                 selection["meta (meta-training)"] = selection.get("meta (meta-training)", 0) + selector.feedback_prompts
-            # one selector at a time (same seed and queries as all at once) so the bar can say which one runs
+            def heard(selector_name: str, done_prompts: int, total: int, before: int = n_prompts) -> None:
+                spent = before + done_prompts + sum(selection.values())
+                bar.set_postfix_str(f"query {done_prompts}/{total}, {spent} LM prompts")
+
+            # One selector at a time (same seed and queries as all at once) so the bar can say which one runs,
+            # and its prompts in chunks whether the bar shows or not, so --no-progress scores the same batches.
             scores, n = score_task(harness, task, seed, selectors={name: selector}, proto=None, lm=lm,
-                                   encoder=encoder, selection=selection, predictions=preds)
+                                   encoder=encoder, selection=selection, predictions=preds, on_prompts=heard)
             n_prompts += n
             for key, value in scores.items():
                 per_task.setdefault(key, []).append(value)
