@@ -132,6 +132,9 @@ def open_prompt_study(cfg: PromptTuneConfig) -> Any:
     for key, value in (("prompt_protocol", wanted), ("benchmark", f"prompt:{cfg.family}"), ("ways", cfg.ways),
                        ("shots", cfg.fixed.get("k")), ("metric", "accuracy"), ("selector", cfg.selector)):
         study.set_user_attr(key, value)
+    from metaopt.tuning._study import _name_metrics  # the one place metaopt names a study's objectives
+
+    _name_metrics(study, ["val_accuracy"])  # optuna-dashboard then says val_accuracy, not "Objective 0"
     return study
 
 

@@ -103,6 +103,10 @@ def test_refuses_bad_config_and_another_protocol(tmp_path, family, fake_lm, fake
         _cfg(tmp_path, fixed={"k": 0}).validate()
     with pytest.raises(ConfigError, match="storage"):
         open_prompt_study(_cfg(tmp_path, storage=f"sqlite:///{tmp_path}/missing/dir/x.db"))
-    open_prompt_study(_cfg(tmp_path))
+    study = open_prompt_study(_cfg(tmp_path))
+    import optuna
+
+    assert optuna.load_study(study_name=study.study_name, storage=f"sqlite:///{tmp_path}/optuna.db").metric_names \
+        == ["val_accuracy"]
     with pytest.raises(ConfigError, match="ways=2, not 3"):
         open_prompt_study(_cfg(tmp_path, ways=3))
