@@ -204,7 +204,7 @@ def saved_result(args: argparse.Namespace, cfg: Any) -> dict[str, Any] | None:
     return saved
 
 
-def check_param_types(selectors: Any, params: dict[str, Any]) -> None:
+def check_param_types(selectors: Any, params: dict[str, Any], *, unknown_ok: bool = False) -> None:
     """A ``--param`` value whose type does not fit what a chosen selector takes (its default's type) fails
     now, naming it, instead of inside the first task after the model loads."""
     import inspect
@@ -212,6 +212,13 @@ def check_param_types(selectors: Any, params: dict[str, Any]) -> None:
     from metaopt.errors import ConfigError
     from prompting.selectors import SELECTORS
 
+    known = [name for name in selectors if name in SELECTORS]
+    takes = {key for name in known for key, p in inspect.signature(SELECTORS[name].__init__).parameters.items()
+             if p.kind == p.KEYWORD_ONLY}
+    unused = sorted(set(params) - takes)
+    if unused and known and not unknown_ok:
+        raise ConfigError(f"--param {unused[0]}: none of the selectors {', '.join(known)} takes it (they take "
+                          f"{', '.join(sorted(takes - {'scorer', 'report'})) or 'nothing'})")
     for name in selectors:
         if name not in SELECTORS:
             continue  # CompareConfig.validate names it

@@ -93,6 +93,9 @@ def cmd_tune(args: argparse.Namespace) -> int:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    from metaopt.cli.prompt import check_param_types
+
+    check_param_types((args.selector,), dict(args.param), unknown_ok=True)  # a wrong type, as the user typed it
     cfg.validate()
     check_tracking(args.tracking_uri)
     open_storage(cfg.storage)  # before the slow loads: bad storage, family or model fail fast

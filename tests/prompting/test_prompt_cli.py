@@ -38,6 +38,15 @@ def test_bad_input_is_one_line_exit_2(capsys, monkeypatch):
                                                                       "--no-track"])
 
 
+def test_params_no_chosen_selector_takes_or_of_the_wrong_type_are_refused(capsys, lm_must_not_load):
+    base = ["prompt", "compare", "--family", "wordnet", "--no-track"]
+    assert "none of the selectors knn, random takes it" in _exit_line(capsys, base + ["--selectors", "knn,random",
+                                                                                     "--param", "nosuch=1"])
+    assert "tempreature" in _exit_line(capsys, base + ["--selectors", "learned", "--param", "tempreature=0.1"])
+    assert "takes float values" in _exit_line(capsys, ["prompt", "tune", "--family", "wordnet", "--selector",
+                                                       "learned", "--param", "temperature=hot", "--trials", "1"])
+
+
 def test_help_has_examples(capsys):
     with pytest.raises(SystemExit):
         main(["prompt", "compare", "--help"])
