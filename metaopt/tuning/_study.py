@@ -119,8 +119,42 @@ def load_study(cfg: TuneConfig, *, worker: int = 0) -> optuna.Study:
         saved, wanted = study.user_attrs.get(key), getattr(cfg, key)
         if saved is not None and wanted is not None and saved != wanted:
             raise ConfigError(f"study {cfg.study!r} was made for {key}={saved}, not {wanted}; choose another --study")
-    _name_metrics(study, metric_names(cfg))  # after the checks: a refused study is left as it was
+    kept = _kept_options(cfg)
+    for key, wanted in kept.items():
+        saved = study.user_attrs.get(key)
+        if saved is not None and saved != wanted:  # None: a study made before these were kept
+            flag = f"--{key}"
+            raise ConfigError(f"study {cfg.study!r} was run with {flag} {saved}, not {wanted}: resume it with "
+                              f"{flag} {saved}, or choose another --study")
+    # after the checks: a refused study is left as it was
+    for key, wanted in kept.items():
+        _set_once(study, key, wanted)
+    _name_metrics(study, metric_names(cfg))
     return study
+
+
+def _kept_options(cfg: TuneConfig) -> dict[str, Any]:
+    """What a resumed study must be run with again: the trials so far were trained for these iterations
+    (what the pruner compares at each step) and sampled from this space (an algorithm choice that changes
+    is a categorical distribution Optuna cannot continue). A space given as a Python callable is not kept."""
+    kept: dict[str, Any] = {"iterations": cfg.iterations}
+    if isinstance(cfg.space, str):
+        kept["algorithms"] = cfg.space
+    elif cfg.space is None:
+        kept["algorithms"] = ",".join(cfg.algorithms)
+    return kept
+
+
+def _set_once(study: optuna.Study, key: str, value: Any) -> None:
+    """Set a study user attr unless it holds ``value`` already; hosts that start at the same moment may race
+    to insert it (a unique key in an RDB storage), and the loser finds the winner's same value."""
+    if study.user_attrs.get(key) == value:
+        return
+    try:
+        study.set_user_attr(key, value)
+    except Exception:
+        if study.user_attrs.get(key) != value:
+            raise
 
 
 def _check_batches(study: optuna.Study, cfg: TuneConfig) -> None:
