@@ -9,14 +9,16 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from metaopt.errors import MissingDependencyError
+from metaopt.errors import ConfigError, MissingDependencyError
 
 __all__ = [
     "SMOLLM2_GGUF", "smollm2_gguf", "GEMMA3_GGUF", "gemma3_gguf",
     "minilm_folder", "chatterbot_folder", "wordnet_folder", "fortunes_folder",
-    "cache_root", "DEFAULT_MODEL", "NAMED_MODELS", "named_models_text",
+    "cache_root", "DEFAULT_MODEL", "NAMED_MODELS", "named_models_text", "from_hub",
 ]
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -33,6 +35,40 @@ def named_models_text() -> str:
     """The named models for a ``--help`` line, the default marked: ``smollm2 (the default) or gemma3``."""
     names = [f"{name} (the default)" if name == DEFAULT_MODEL else name for name in NAMED_MODELS]
     return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]
+
+
+def from_hub(load: Callable[..., Any], name: str, what: str, **kwargs: Any) -> Any:
+    """``load(name, **kwargs)`` (a ``from_pretrained``) for a local folder, a cached hub model, or the hub itself
+    when it answers. A name that is neither a folder nor cached fails at once in one line where the hub cannot
+    be reached (offline, or ``HF_HUB_OFFLINE``), instead of after the hub client's five retries (about a
+    minute)."""
+    if Path(name).expanduser().exists():
+        return load(name, **kwargs)
+    try:
+        return load(name, local_files_only=True, **kwargs)
+    except OSError:
+        pass
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes") or not _hub_answers():
+        raise ConfigError(f"{what} {name!r}: not a local folder or a cached model, and the Hugging Face hub "
+                          f"cannot be reached (offline, {HUB_TIMEOUT:.0f} s); give a folder or a .gguf file")
+    return load(name, **kwargs)
+
+
+HUB_TIMEOUT = 5.0
+
+
+def _hub_answers() -> bool:
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    url = urlparse(constants.ENDPOINT)
+    try:
+        with socket.create_connection((url.hostname or "huggingface.co", url.port or 443), timeout=HUB_TIMEOUT):
+            return True
+    except OSError:
+        return False
 
 
 def cache_root() -> Path:

@@ -9,7 +9,7 @@ import torch
 
 from metaopt._imports import require
 from metaopt.errors import ConfigError
-from prompting._sources import minilm_folder
+from prompting._sources import from_hub, minilm_folder
 
 __all__ = ["TextEncoder", "SentenceEncoder"]
 
@@ -38,8 +38,8 @@ class SentenceEncoder:
         folder = name_or_path or str(minilm_folder())
         self.name = name_or_path or "all-MiniLM-L6-v2"
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(folder)
-            self.model = AutoModel.from_pretrained(folder).eval().to(check_device(device))
+            self.tokenizer = from_hub(AutoTokenizer.from_pretrained, folder, "--encoder")
+            self.model = from_hub(AutoModel.from_pretrained, folder, "--encoder").eval().to(check_device(device))
         except OSError as exc:
             raise ConfigError(f"could not load encoder {folder!r}: {str(exc).splitlines()[0]}") from exc
         self.model.requires_grad_(False)

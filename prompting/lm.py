@@ -297,9 +297,11 @@ def _load_pretrained(folder: str | Path, dtype: torch.dtype, **kwargs: Any) -> t
     """Model and tokenizer from a hub name or folder (``gguf_file=`` for a GGUF); a one-line error if absent."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from prompting._sources import from_hub
+
     try:
-        tokenizer = AutoTokenizer.from_pretrained(folder, **kwargs)
-        model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, **kwargs)
+        tokenizer = from_hub(AutoTokenizer.from_pretrained, str(folder), "--model", **kwargs)
+        model = from_hub(AutoModelForCausalLM.from_pretrained, str(folder), "--model", dtype=dtype, **kwargs)
     except OSError as exc:
         raise ConfigError(f"could not load causal LM {str(folder)!r}: {str(exc).splitlines()[0]}") from exc
     return model, tokenizer
