@@ -98,8 +98,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
     check_param_types((args.selector,), dict(args.param), unknown_ok=True)  # a wrong type, as the user typed it
     cfg.validate()
     check_tracking(args.tracking_uri)
-    open_storage(cfg.storage)  # before the slow loads: bad storage, family or model fail fast
-    family = get_family(args.family)
+    family = get_family(args.family)  # before the storage: an unknown family leaves no new database behind
+    open_storage(cfg.storage)  # before the slow loads: bad storage or model fail fast
     lm = FrozenLM.load(args.model, dtype=args.dtype, device=args.device)
     cfg.model = f"{lm.name} ({args.dtype})"
     summary = tune_selector(cfg, family=family, lm=lm, encoder=SentenceEncoder(args.encoder, device=args.device))

@@ -22,6 +22,7 @@ def test_bad_input_is_one_line_exit_2(capsys, tmp_path):
     assert "'knn'" in _exit_line(capsys, ["prompt", "tune", "--family", "wordnet", "--selector", "knn",
                                           "--trials", "2"])
     assert "'tweets'" in _exit_line(capsys, ["prompt", "tune", "--family", "tweets", "--trials", "2", "--storage", db])
+    assert not (tmp_path / "optuna.db").exists()  # an unknown family leaves no database behind
     assert "--trials: expected a positive integer, got 0" in _exit_line(
         capsys, ["prompt", "tune", "--family", "wordnet", "--trials", "0"])
     assert "--trials N" in _exit_line(capsys, ["prompt", "tune", "--family", "wordnet"])
