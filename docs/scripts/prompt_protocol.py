@@ -8,7 +8,7 @@ stopped run has the targets' numbers on as many tasks as it could). Per-task acc
 after every task; running the same command again skips the tasks already there (a different configuration
 is refused). ``--shard I/N`` takes every N-th task, so shards of one family run side by side (each merges its
 tasks into the JSON under ``OUT/FAMILY.lock``). The meta selector's scorer is meta-trained once per family and
-kept in ``OUT/FAMILY.meta.pt``; its LM feedback is kept task by task in ``OUT/FAMILY.meta.feedback.pkl`` (not
+kept in ``OUT/FAMILY.meta.pt``; its LM feedback is kept task by task in ``OUT/FAMILY.meta.feedback.json`` (not
 committed), so meta-training resumes too.
 When a selector's method changes (``REVISIONS``), the finished tasks are re-scored for that selector alone on
 the next run, task by task and resumably, and its other columns stay.
@@ -152,7 +152,8 @@ def meta_selector(path: Path, cfg: Any, *, family: Any, lm: Any, encoder: Any) -
 
     template = make_selector("meta", **cfg.selector_params)
     with file_lock(lock_of(path)):  # shards of a family wait for the first one's meta-training, then load it
-        saved = torch.load(path, weights_only=False) if path.exists() else None
+        # weights_only: --out is a user's folder, where a planted pickle would run code when loaded
+        saved = torch.load(path, weights_only=True) if path.exists() else None
         if saved is not None and saved.get("revision", 1) == REVISIONS["meta"]:
             scorer = ResidualScorer(encoder.dim, template.rank)
             scorer.load_state_dict(saved["state"])
@@ -161,7 +162,7 @@ def meta_selector(path: Path, cfg: Any, *, family: Any, lm: Any, encoder: Any) -
                     saved["selection"][META_PROMPTS])
         # the feedback is kept task by task, so a run stopped during meta-training resumes at its next task
         trained = template.meta_train(family, lm=lm, encoder=encoder, seed=cfg.seeds[0], progress=True,
-                                      feedback_file=path.with_suffix(".feedback.pkl"), **cfg.sizes())
+                                      feedback_file=path.with_suffix(".feedback.json"), **cfg.sizes())
         torch.save({"state": trained._scorer.state_dict(), "report": asdict(trained.report),
                     "selection": {META_PROMPTS: trained.feedback_prompts}, "revision": REVISIONS["meta"]}, path)
         return trained, trained.feedback_prompts
