@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 from typing import Any
 
 __all__ = ["add_commands", "cmd_compare", "saved_result"]
@@ -123,6 +122,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     cfg = CompareConfig(args.family, tuple(args.selectors), tuple(args.shots), args.tasks,
                         tuple(range(args.seed, args.seed + args.seeds)), args.ways, args.pool, args.queries,
                         dict(args.param), not args.no_protonet, split=args.split, calibration=args.calibration)
+    from metaopt.cli._prompt_params import check_param_types
+
     check_param_types(cfg.selectors, cfg.selector_params)  # a wrong type, named as the user typed it
     cfg.validate()  # before the slow loads
     biggest = max(cfg.shots)
@@ -202,38 +203,6 @@ def saved_result(args: argparse.Namespace, cfg: Any) -> dict[str, Any] | None:
         raise ConfigError(f"--resume: {args.out} was scored in {saved.get('dtype')}, not --dtype {args.dtype}")
     check_resumable(cfg, saved)
     return saved
-
-
-def check_param_types(selectors: Any, params: dict[str, Any], *, unknown_ok: bool = False) -> None:
-    """A ``--param`` value whose type does not fit what a chosen selector takes (its default's type) fails
-    now, naming it, instead of inside the first task after the model loads."""
-    import inspect
-
-    from metaopt.errors import ConfigError
-    from prompting.selectors import SELECTORS
-
-    known = [name for name in selectors if name in SELECTORS]
-    takes = {key for name in known for key, p in inspect.signature(SELECTORS[name].__init__).parameters.items()
-             if p.kind == p.KEYWORD_ONLY}
-    unused = sorted(set(params) - takes)
-    if unused and known and not unknown_ok:
-        raise ConfigError(f"--param {unused[0]}: none of the selectors {', '.join(known)} takes it (they take "
-                          f"{', '.join(sorted(takes - {'scorer', 'report'})) or 'nothing'})")
-    for name in selectors:
-        if name not in SELECTORS:
-            continue  # CompareConfig.validate names it
-        for key, parameter in inspect.signature(SELECTORS[name].__init__).parameters.items():
-            if key not in params or parameter.default is inspect.Parameter.empty or parameter.default is None:
-                continue
-            value, default = params[key], parameter.default
-            numeric = isinstance(default, (int, float)) and not isinstance(default, bool)
-            fits = (isinstance(value, bool) if isinstance(default, bool) else
-                    isinstance(value, (int, float)) and not isinstance(value, bool) and
-                    (isinstance(default, float) or isinstance(value, int)) if numeric else
-                    isinstance(value, type(default)))
-            if not fits or (numeric and isinstance(value, float) and not math.isfinite(value)):
-                raise ConfigError(f"--param {key}={value!r}: selector {name} takes {type(default).__name__} values "
-                                  f"(default {default!r})")
 
 
 def _log(args: argparse.Namespace, cfg: Any, result: Any, model: str) -> str:

@@ -98,7 +98,7 @@ def cmd_compare_dataset(args: argparse.Namespace) -> int:
 
     from metaopt.checkpoint import write_atomically
     from metaopt.cli._args import check_out_file, check_tracking, elapsed, print_json
-    from metaopt.cli.prompt import check_param_types
+    from metaopt.cli._prompt_params import check_param_types
     from metaopt.errors import ConfigError
     from prompting.dataset_compare import DATASET_SELECTORS, DatasetCompareConfig, compare_dataset
     from prompting.datasets import get_dataset

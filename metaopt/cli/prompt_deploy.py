@@ -91,7 +91,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     import torch
 
     from metaopt.cli._args import check_tracking, elapsed, print_json
-    from metaopt.cli.prompt import check_param_types
+    from metaopt.cli._prompt_params import check_param_types
     from metaopt.errors import ConfigError
     from prompting.deploy import fit_selector
 
@@ -103,6 +103,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
         raise ConfigError(f"--out {args.out}: the folder {out.parent} does not exist")
     if args.register_model:
         check_tracking(args.tracking_uri)
+    from prompting.lm import check_device
+
+    check_device(args.device)  # before the data and the models load
     params = dict(args.param)
     check_param_types((args.selector,), params)
     from prompting.selectors import make_selector

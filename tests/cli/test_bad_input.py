@@ -8,6 +8,7 @@ so a new option without a bad-input case fails ``test_every_option_is_covered``.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import pytest
 
@@ -26,6 +27,7 @@ BY_PARSER: dict[str, list[str]] = {
     "momentum": ["1.5", "-0.1", "inf"],
     "bounds": ["1", "nan,1", "1,inf", "a,b"],
     "csv_of_positive_int": ["0", "1,-2", "a"],
+    "csv_of_nonnegative_int": ["-1", "1,-2", "a"],
     "csv_of_str": [","],
     "key_value": ["noequals"],
     "_names": [","],
@@ -38,6 +40,24 @@ REQUIRED = {
     "evaluate": ["--checkpoint", "CHECKPOINT"],
     "tune": ["--benchmark", "sinusoid", "--trials", "1"], "hyper": ["--method", "unrolled"],
     "prompt compare": ["--family", "wordnet"], "prompt tune": ["--family", "wordnet", "--trials", "1"],
+    "prompt fit": ["--train", "TRAIN_JSONL", "--selector", "knn", "--out", "NEW_FOLDER"],
+    "prompt select": ["--selector", "SAVED_SELECTOR", "--query", "a query"],
+}
+
+# Where an option belongs to another mode than REQUIRED's (datasets instead of --family), what it needs instead.
+REQUIRED_FOR = {
+    ("prompt compare", "--dataset"): ["--data-root", "ICL_ROOT"],
+    ("prompt compare", "--data-root"): ["--dataset", "sst2"],
+    ("prompt compare", "--train"): ["--test", "TRAIN_JSONL"],
+    ("prompt compare", "--test"): ["--train", "TRAIN_JSONL"],
+    **{("prompt compare", o): ["--train", "TRAIN_JSONL", "--test", "TRAIN_JSONL"]
+       for o in ("--text-field", "--label-field", "--verbalizer", "--template")},
+    ("prompt fit", "--train"): ["--out", "NEW_FOLDER"],
+    ("prompt fit", "--dataset"): ["--out", "NEW_FOLDER", "--data-root", "ICL_ROOT"],
+    ("prompt fit", "--data-root"): ["--out", "NEW_FOLDER", "--dataset", "sst2"],
+    ("prompt fit", "--out"): ["--train", "TRAIN_JSONL", "--selector", "knn"],
+    ("prompt select", "--selector"): ["--query", "a query"],
+    ("prompt select", "--query"): ["--selector", "SAVED_SELECTOR"],
 }
 
 # Free-text options: (extra arguments, bad value, text the error line must contain). CHECKPOINT, EMPTY_STUDY,
@@ -78,6 +98,26 @@ STRING_CASES: dict[tuple[str, str], tuple[list[str], str, str]] = {
     ("prompt tune", "--storage"): ([], "bogus-storage", "bogus-storage"),
     ("prompt tune", "--tracking-uri"): ([], "bogus://x", "bogus://x"),
     ("calibrate", "--checkpoint"): ([], "/nonexistent/run", "/nonexistent/run"),
+    ("prompt compare", "--dataset"): ([], "imdb", "'imdb'"),
+    ("prompt compare", "--data-root"): ([], "/nonexistent/icl", "/nonexistent/icl"),
+    ("prompt compare", "--train"): ([], "/nonexistent/t.jsonl", "/nonexistent/t.jsonl"),
+    ("prompt compare", "--test"): ([], "/nonexistent/t.jsonl", "/nonexistent/t.jsonl"),
+    ("prompt compare", "--text-field"): ([], "body", "'body'"),
+    ("prompt compare", "--label-field"): ([], "tag", "'tag'"),
+    ("prompt compare", "--verbalizer"): ([], "nope", "'nope'"),
+    ("prompt compare", "--template"): ([], "Text: {text}", "Text: {text}"),
+    ("prompt fit", "--train"): ([], "/nonexistent/t.jsonl", "/nonexistent/t.jsonl"),
+    ("prompt fit", "--dataset"): ([], "imdb", "'imdb'"),
+    ("prompt fit", "--data-root"): ([], "/nonexistent/icl", "/nonexistent/icl"),
+    ("prompt fit", "--text-field"): ([], "body", "'body'"),
+    ("prompt fit", "--label-field"): ([], "tag", "'tag'"),
+    ("prompt fit", "--verbalizer"): ([], "nope", "'nope'"),
+    ("prompt fit", "--template"): ([], "Text: {text}", "Text: {text}"),
+    ("prompt fit", "--out"): ([], "A_FILE", "A_FILE"),
+    ("prompt fit", "--tracking-uri"): (["--register-model", "demos"], "bogus://x", "bogus://x"),
+    ("prompt fit", "--device"): ([], "tpu9", "'tpu9'"),
+    ("prompt select", "--selector"): ([], "A_FOLDER", "A_FOLDER"),
+    ("prompt select", "--query"): ([], "", "non-empty"),
 }
 
 # Options whose value is any text (a name chosen by the user), or which are checked only when loaded.
@@ -90,6 +130,9 @@ FREE_TEXT = {
     ("prompt compare", "--encoder"): "a hub name or folder, checked by the loader (tests/prompting)",
     ("prompt tune", "--study"): "a study name",
     ("prompt tune", "--encoder"): "a hub name or folder, checked by the loader (tests/prompting)",
+    ("prompt fit", "--encoder"): "a hub name or folder, checked by the loader (tests/prompting)",
+    ("prompt fit", "--experiment"): "an MLflow experiment name",
+    ("prompt fit", "--register-model"): "an MLflow registered model name",
 }
 
 
@@ -143,9 +186,22 @@ def paths(tmp_path_factory):
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     optuna.create_study(study_name="empty", storage=f"sqlite:///{root}/optuna.db")
+    import json
+
+    from prompting.deploy import fit_selector
+    from prompting.prompt import PromptFormat
+    from prompting.tasks.base import Example
+
+    rows = [{"text": f"text {i}", "label": "ab"[i % 2]} for i in range(6)]
+    (root / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    pool = [Example(r["text"], r["label"]) for r in rows]
+    fit_selector("random", pool, classes=("a", "b"), verbalisers=("a", "b"), prompt_format=PromptFormat(), lm=None,
+                 encoder=None).save(root / "saved")
+    icl = Path(__file__).resolve().parents[3] / "shared" / "data" / "icl"
     return {"A_FILE": str(root / "a_file"), "A_FOLDER": str(root / "a_folder"), "NOT_GGUF": str(root / "not_gguf"),
             "MISSING.gguf": str(root / "missing.gguf"), "CHECKPOINT": str(checkpoint),
-            "EMPTY_STUDY": f"sqlite:///{root}/optuna.db"}
+            "EMPTY_STUDY": f"sqlite:///{root}/optuna.db", "TRAIN_JSONL": str(root / "train.jsonl"),
+            "NEW_FOLDER": str(root / "new-selector"), "SAVED_SELECTOR": str(root / "saved"), "ICL_ROOT": str(icl)}
 
 
 def run_cli_quiet(args: list[str]) -> int:
@@ -167,10 +223,11 @@ def test_bad_value_exits_2_in_one_line(command, option, extra, bad, needle, path
     def real(text: str) -> str:
         return paths.get(text, text)
 
-    required = [real(a) for a in REQUIRED.get(command, [])]
+    required = [real(a) for a in REQUIRED_FOR.get((command, option), REQUIRED.get(command, []))]
     args = [*command.split(), *required, *map(real, extra), f"{option}={real(bad)}"]  # = lets "-inf" be a value
     code, _, err = run_cli(args, capsys)
     lines = [line for line in err.splitlines() if line.strip()]
     assert code == 2, (args, err)
     assert len(lines) == 1 and lines[0].startswith("metaopt: error:"), (args, err)
     assert real(needle) in lines[0], (args, lines[0])
+    assert not Path(paths["NEW_FOLDER"]).exists()  # a refused `prompt fit` makes no folder
