@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-__all__ = ["add_commands", "cmd_compare", "saved_result"]
+__all__ = ["add_commands", "cmd_compare"]
 
 EPILOG = """examples:
   metaopt prompt compare --family wordnet --selectors zero,random,knn,bm25,learned,meta --shots 1,2,4,8 \\
@@ -122,7 +122,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     cfg = CompareConfig(args.family, tuple(args.selectors), tuple(args.shots), args.tasks,
                         tuple(range(args.seed, args.seed + args.seeds)), args.ways, args.pool, args.queries,
                         dict(args.param), not args.no_protonet, split=args.split, calibration=args.calibration)
-    from metaopt.cli._prompt_params import check_param_types
+    from metaopt.cli._prompt_args import check_param_types
 
     check_param_types(cfg.selectors, cfg.selector_params)  # a wrong type, named as the user typed it
     cfg.validate()  # before the slow loads
@@ -132,7 +132,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
                           f"--pool {cfg.pool_per_class} = {cfg.ways * cfg.pool_per_class})")
     if args.out:
         check_out_file(args.out)
-    resume = saved_result(args, cfg) if args.resume else None
+    from metaopt.cli._prompt_args import saved_result
+    from prompting.comparison import check_resumable
+
+    resume = saved_result(args, cfg, check_resumable) if args.resume else None
     family = get_family(args.family)
     if args.no_progress:
         from prompting.lm import hide_load_progress
@@ -177,32 +180,6 @@ def _family_defaults(args: argparse.Namespace) -> None:
                        ("tasks", 2), ("seeds", 1), ("ways", 4), ("pool", 8), ("queries", 2), ("split", "test")):
         if getattr(args, key) is None:
             setattr(args, key, value)
-
-
-def saved_result(args: argparse.Namespace, cfg: Any) -> dict[str, Any] | None:
-    """The partial result ``--resume`` continues (None when ``--out`` does not exist yet), checked against this
-    command's options before the slow loads."""
-    import json
-    from pathlib import Path
-
-    from metaopt.errors import ConfigError
-    from prompting.comparison import check_resumable
-
-    if not args.out:
-        raise ConfigError("--resume needs --out FILE: the partial result to continue")
-    path = Path(args.out)
-    if not path.exists():
-        return None
-    try:
-        saved = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"--resume: {args.out} is not a result of prompt compare ({exc})") from None
-    if not isinstance(saved, dict):
-        raise ConfigError(f"--resume: {args.out} is not a result of prompt compare")
-    if saved.get("dtype") != args.dtype:
-        raise ConfigError(f"--resume: {args.out} was scored in {saved.get('dtype')}, not --dtype {args.dtype}")
-    check_resumable(cfg, saved)
-    return saved
 
 
 def _log(args: argparse.Namespace, cfg: Any, result: Any, model: str) -> str:

@@ -98,7 +98,7 @@ def cmd_compare_dataset(args: argparse.Namespace) -> int:
 
     from metaopt.checkpoint import write_atomically
     from metaopt.cli._args import check_out_file, check_tracking, elapsed, print_json
-    from metaopt.cli._prompt_params import check_param_types
+    from metaopt.cli._prompt_args import check_param_types
     from metaopt.errors import ConfigError
     from prompting.dataset_compare import DATASET_SELECTORS, DatasetCompareConfig, compare_dataset
     from prompting.datasets import get_dataset
@@ -123,7 +123,10 @@ def cmd_compare_dataset(args: argparse.Namespace) -> int:
     meta_sets = [get_dataset(n, args.data_root) for n in metas]
     if args.out:
         check_out_file(args.out)
-    resume = _saved(args, cfg) if args.resume else None
+    from metaopt.cli._prompt_args import saved_result
+    from prompting.dataset_compare import check_dataset_resumable
+
+    resume = saved_result(args, cfg, check_dataset_resumable) if args.resume else None
     from prompting.encoder import SentenceEncoder
     from prompting.lm import FrozenLM, hide_load_progress
 
@@ -167,28 +170,6 @@ def cmd_compare_dataset(args: argparse.Namespace) -> int:
               f"{out['total_seconds']:.0f} s in all, {result.lm_prompts + sum(result.selection_prompts.values())} "
               f"LM prompts, model {lm.name} ({args.dtype})")
     return 0
-
-
-def _saved(args: argparse.Namespace, cfg: Any) -> dict[str, Any] | None:
-    import json
-    from pathlib import Path
-
-    from metaopt.errors import ConfigError
-    from prompting.dataset_compare import check_dataset_resumable
-
-    if not args.out:
-        raise ConfigError("--resume needs --out FILE: the partial result to continue")
-    path = Path(args.out)
-    if not path.exists():
-        return None
-    try:
-        saved = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"--resume: {args.out} is not a result of prompt compare ({exc})") from None
-    if not isinstance(saved, dict) or saved.get("dtype") != args.dtype:
-        raise ConfigError(f"--resume: {args.out} is not a result of prompt compare in --dtype {args.dtype}")
-    check_dataset_resumable(cfg, saved)
-    return saved
 
 
 def _log(args: argparse.Namespace, cfg: Any, result: Any, model: str) -> str:

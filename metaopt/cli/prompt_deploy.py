@@ -91,7 +91,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     import torch
 
     from metaopt.cli._args import check_tracking, elapsed, print_json
-    from metaopt.cli._prompt_params import check_param_types
+    from metaopt.cli._prompt_args import check_param_types
     from metaopt.errors import ConfigError
     from prompting.deploy import fit_selector
 

@@ -93,7 +93,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    from metaopt.cli._prompt_params import check_param_types
+    from metaopt.cli._prompt_args import check_param_types
 
     check_param_types((args.selector,), dict(args.param), unknown_ok=True)  # a wrong type, as the user typed it
     cfg.validate()

@@ -60,7 +60,7 @@ def test_every_command_lives_in_metaopt_cli():
              for p in ROOT.glob(pattern)]
     assert stray == []
     assert all(m.startswith("metaopt.cli.") for m in COMMANDS)
-    helpers = {"__init__", "_args", "_prompt_params", "prompt_tune", "prompt_dataset", "prompt_deploy"}
+    helpers = {"__init__", "_args", "_prompt_args", "prompt_tune", "prompt_dataset", "prompt_deploy"}
     assert {p.stem for p in (ROOT / "metaopt" / "cli").glob("*.py")} - helpers == {
         m.rsplit(".", 1)[1] for m in COMMANDS}
 

@@ -1,12 +1,15 @@
-"""The ``--param KEY=VALUE`` check the prompt commands share (compare, tune, fit): a key no chosen selector takes,
-or a value of the wrong type, is named as the user typed it, before any model loads."""
+"""What the prompt commands share (compare, tune, fit): the ``--param KEY=VALUE`` check (a key no chosen selector
+takes, or a value of the wrong type, is named as the user typed it, before any model loads) and the partial
+result ``--resume`` continues."""
 
 from __future__ import annotations
 
+import argparse
 import math
+from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["check_param_types"]
+__all__ = ["check_param_types", "saved_result"]
 
 
 def check_param_types(selectors: Any, params: dict[str, Any], *, unknown_ok: bool = False) -> None:
@@ -39,3 +42,29 @@ def check_param_types(selectors: Any, params: dict[str, Any], *, unknown_ok: boo
             if not fits or (numeric and isinstance(value, float) and not math.isfinite(value)):
                 raise ConfigError(f"--param {key}={value!r}: selector {name} takes {type(default).__name__} values "
                                   f"(default {default!r})")
+
+
+def saved_result(args: argparse.Namespace, cfg: Any,
+                 check: Callable[[Any, Mapping[str, Any]], None]) -> dict[str, Any] | None:
+    """The partial result ``--resume`` continues (None when ``--out`` does not exist yet), checked against this
+    command's options before the slow loads (``check(cfg, saved)``: the mode's own comparison of configs)."""
+    import json
+    from pathlib import Path
+
+    from metaopt.errors import ConfigError
+
+    if not args.out:
+        raise ConfigError("--resume needs --out FILE: the partial result to continue")
+    path = Path(args.out)
+    if not path.exists():
+        return None
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"--resume: {args.out} is not a result of prompt compare ({exc})") from None
+    if not isinstance(saved, dict):
+        raise ConfigError(f"--resume: {args.out} is not a result of prompt compare")
+    if saved.get("dtype") != args.dtype:
+        raise ConfigError(f"--resume: {args.out} was scored in {saved.get('dtype')}, not --dtype {args.dtype}")
+    check(cfg, saved)
+    return saved
