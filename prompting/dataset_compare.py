@@ -133,8 +133,10 @@ def _rows(per_task: Mapping[str, list[float]], per_query: Mapping[str, list[int]
         row: dict[str, Any] = {"method": method, "k": int(k), "mean": mean, "ci95": ci_or_none(ci),
                                "n_tasks": len(scores), "n_seeds": len(scores), "n_queries": len(per_query[key])}
         knn = per_query.get(f"knn@{k}")
-        if method != "knn" and knn is not None and len(knn) == len(per_query[key]) == len(truth):
-            diff = (np.asarray(per_query[key]) == truth).astype(float) - (np.asarray(knn) == truth).astype(float)
+        n = min(len(per_query[key]), len(knn or ()))  # seed by seed in the same order: the first n are pairs
+        if method != "knn" and n:
+            mine, theirs = np.asarray(per_query[key][:n]), np.asarray(knn[:n])  # type: ignore[index]
+            diff = (mine == truth[:n]).astype(float) - (theirs == truth[:n]).astype(float)
             d_mean, d_ci = mean_t95(diff.tolist())
             row.update(vs_knn=d_mean, vs_knn_ci95=ci_or_none(d_ci), vs_knn_pairs=len(diff))
         rows.append(row)
@@ -150,9 +152,10 @@ def compare_dataset(cfg: DatasetCompareConfig, *, dataset: LabelledDataset, lm: 
     """Score every selector at every k on ``cfg.queries`` test queries per seed; see the module docstring.
 
     ``prompt_format`` overrides the dataset's own (the chat wrapper); ``wrap`` does the same for the meta
-    datasets' formats. ``on_seed`` gets the result so far after each seed; ``resume`` is such a partial result
-    of the same configuration (its seeds are kept). ``feedback_file(seed)`` keeps meta's feedback so an
-    interrupted meta-training resumes.
+    datasets' formats. ``on_seed`` gets the result so far after each selector of each seed; ``resume`` is such a
+    partial result of the same configuration (its selectors' seeds are kept and the rest is scored: the numbers
+    are those of an uninterrupted run). ``feedback_file(seed)`` keeps meta's feedback so an interrupted
+    meta-training resumes.
     """
     cfg.validate()
     harness = cfg.harness()
@@ -169,7 +172,6 @@ def compare_dataset(cfg: DatasetCompareConfig, *, dataset: LabelledDataset, lm: 
         per_query = {k: list(v) for k, v in resume["per_query"].items()}
         gold, query_ids = list(resume["gold"]), list(resume["query_ids"])
         selection, n_prompts, before = dict(resume["selection_prompts"]), resume["lm_prompts"], resume["seconds"]
-    done = len(next(iter(per_task.values()), []))
 
     def result() -> DatasetCompareResult:
         return DatasetCompareResult(asdict(cfg), _rows(per_task, per_query, gold), per_task,
@@ -177,23 +179,36 @@ def compare_dataset(cfg: DatasetCompareConfig, *, dataset: LabelledDataset, lm: 
                                     per_query, gold, query_ids, list(dataset.classes))
 
     names = cfg.scored_selectors()
+    variants = {"off": ("",), "on": ("+cc",), "both": ("", "+cc")}[cfg.calibration]
+
+    def finished(name: str, s: int) -> bool:  # every row of this selector has seed number s already
+        ks = (0,) if name == "zero" else harness.shots
+        return all(len(per_task.get(f"{name}{v}@{k}", ())) > s for v in variants for k in ks)
+
     mix = DatasetMix(meta_datasets, wrap=wrap) if "meta" in names else None
-    bar = tqdm(total=len(cfg.seeds) * len(names), initial=done * len(names), disable=not progress,
-               desc=dataset.name, unit="selector")
+    done = sum(finished(name, s) for s in range(len(cfg.seeds)) for name in names)
+    bar = tqdm(total=len(cfg.seeds) * len(names), initial=done, disable=not progress, desc=dataset.name,
+               unit="selector")
     for s, seed in enumerate(cfg.seeds):
-        if s < done:
+        if all(finished(name, s) for name in names):
             continue
-        torch.manual_seed(seed)
-        selectors = {name: make_selector(name, **cfg.selector_params) for name in names}
         task = dataset.task(seed, pool=cfg.pool, queries=cfg.queries, prompt_format=prompt_format)
+        if len(gold) < (s + 1) * len(task.queries):  # the seed's queries, recorded when it starts
+            gold.extend(task.label_index(q) for q in task.queries)
+            query_ids.extend(dataset.draw(seed, pool=cfg.pool, queries=cfg.queries)[1])
         preds: dict[str, list[int]] = {}
-        for name, selector in selectors.items():
+        for name in names:
+            if finished(name, s):
+                continue  # scored before a stop: a selector's rows depend only on the seed, never on the others
             bar.set_description(f"{dataset.name} seed {seed} {name}")
+            torch.manual_seed(seed)
+            selector = make_selector(name, **cfg.selector_params)
             if name == "meta" and mix is not None:
                 assert isinstance(selector, MetaLearned)
                 selector = selector.meta_train(mix, lm=lm, encoder=encoder, seed=seed,  # type: ignore[arg-type]
                                                feedback_file=None if feedback_file is None else feedback_file(seed))
                 selection["meta (meta-training)"] = selection.get("meta (meta-training)", 0) + selector.feedback_prompts
+
             def heard(selector_name: str, done_prompts: int, total: int, before: int = n_prompts) -> None:
                 spent = before + done_prompts + sum(selection.values())
                 bar.set_postfix_str(f"query {done_prompts}/{total}, {spent} LM prompts")
@@ -208,10 +223,8 @@ def compare_dataset(cfg: DatasetCompareConfig, *, dataset: LabelledDataset, lm: 
                 per_query.setdefault(key, []).extend(preds[key])
             bar.set_postfix_str(f"{n_prompts + sum(selection.values())} LM prompts")
             bar.update()
-        gold.extend(task.label_index(q) for q in task.queries)
-        query_ids.extend(dataset.draw(seed, pool=cfg.pool, queries=cfg.queries)[1])
-        if on_seed is not None:
-            on_seed(result())
+            if on_seed is not None:
+                on_seed(result())
     bar.close()
     return result()
 
@@ -225,5 +238,5 @@ def check_dataset_resumable(cfg: DatasetCompareConfig, saved: Mapping[str, Any])
         raise ConfigError(f"cannot resume: the saved result was made with other {', '.join(changed)} "
                           f"({', '.join(f'{k}={have.get(k)!r}' for k in changed)})")
     needed = ("per_task", "per_query", "gold", "query_ids", "selection_prompts", "lm_prompts", "seconds")
-    if any(k not in saved for k in needed) or len({len(v) for v in saved["per_task"].values()}) > 1:
-        raise ConfigError("cannot resume: the saved result is not a whole partial result of prompt compare")
+    if any(k not in saved for k in needed) or set(saved["per_task"]) != set(saved["per_query"]):
+        raise ConfigError("cannot resume: the saved result is not a partial result of prompt compare")

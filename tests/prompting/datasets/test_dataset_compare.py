@@ -3,6 +3,8 @@ sent to the LM while a selector fits, and resume after a stop."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -82,24 +84,31 @@ def test_meta_is_refused_without_other_datasets_and_on_its_own_dataset():
         DatasetCompareConfig("sst2", ("meta",), meta_datasets=("sst2", "trec")).validate()
 
 
-def test_a_stopped_comparison_resumes_to_the_same_result(fake_lm, fake_encoder):
-    cfg = DatasetCompareConfig("toy", ("random", "knn"), (2,), (0, 1, 2), pool=20, queries=8)
+@pytest.mark.parametrize("stop_after", [1, 2, 3])
+def test_a_stopped_comparison_resumes_to_the_same_result(stop_after, fake_lm, fake_encoder):
+    """Results are kept after every selector of every seed: a stop mid-seed loses at most one selector's work,
+    and the resumed run ends with the uninterrupted run's numbers."""
+    cfg = DatasetCompareConfig("toy", ("random", "knn"), (2,), (0, 1, 2), pool=20, queries=8, calibration="both")
     whole = compare_dataset(cfg, dataset=toy(), lm=fake_lm, encoder=fake_encoder)
     partial: list = []
 
     class Stop(Exception):
         pass
 
-    def stop_after_one(result):
+    def stop(result):
         partial.append(result.to_dict())
-        raise Stop
+        if len(partial) == stop_after:
+            raise Stop
 
     with pytest.raises(Stop):
-        compare_dataset(cfg, dataset=toy(), lm=type(fake_lm)(), encoder=fake_encoder, on_seed=stop_after_one)
+        compare_dataset(cfg, dataset=toy(), lm=type(fake_lm)(), encoder=fake_encoder, on_seed=stop)
+    saved = json.loads(json.dumps(partial[-1]))  # as --out holds it
     again = type(fake_lm)()
-    resumed = compare_dataset(cfg, dataset=toy(), lm=again, encoder=fake_encoder, resume=partial[0])
+    resumed = compare_dataset(cfg, dataset=toy(), lm=again, encoder=fake_encoder, resume=saved)
     assert resumed.per_query == whole.per_query and resumed.per_task == whole.per_task
     assert resumed.gold == whole.gold and resumed.query_ids == whole.query_ids
+    assert resumed.rows == whole.rows
+    assert len(again.prompts) < len(fake_lm.prompts)  # the finished selectors were not scored again
     other = DatasetCompareConfig("toy", ("random", "knn"), (4,), (0, 1, 2), pool=20, queries=8)
     with pytest.raises(ConfigError, match="shots"):
-        compare_dataset(other, dataset=toy(), lm=again, encoder=fake_encoder, resume=partial[0])
+        compare_dataset(other, dataset=toy(), lm=again, encoder=fake_encoder, resume=saved)
