@@ -2,34 +2,26 @@
 
 The half-width is t(0.975, n - 1) * s / sqrt(n): at n = 5 the normal 1.96 would be 30% too narrow
 (t = 2.776). One value has no spread, so no interval: ``ci95`` is NaN and :func:`format_ci` says so.
-Pure Python (no scipy import): the quantile is a table up to 30 degrees of freedom and a Cornish-Fisher
-expansion above, within 1e-7 of scipy's ``stdtrit`` (tests/test_stats.py checks it).
+The quantile is scipy's (``scipy.stats.t``), imported on first use so that ``import metaopt`` stays fast.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
 __all__ = ["t_quantile_975", "mean_ci95", "ci_or_none", "format_ci"]
 
-# t(0.975, df) for df = 1..30.
-_T975 = (12.706205, 4.302653, 3.182446, 2.776445, 2.570582, 2.446912, 2.364624, 2.306004, 2.262157, 2.228139,
-         2.200985, 2.178813, 2.160369, 2.144787, 2.131450, 2.119905, 2.109816, 2.100922, 2.093024, 2.085963,
-         2.079614, 2.073873, 2.068658, 2.063899, 2.059539, 2.055529, 2.051831, 2.048407, 2.045230, 2.042272)
-_Z975 = 1.959963984540054
 
-
+@functools.lru_cache(maxsize=1024)
 def t_quantile_975(df: int) -> float:
     """The 97.5% quantile of Student's t with ``df`` >= 1 degrees of freedom."""
     if df < 1:
         raise ValueError(f"degrees of freedom must be >= 1, got {df}")
-    if df <= len(_T975):
-        return _T975[df - 1]
-    z, v = _Z975, float(df)
-    return (z + (z**3 + z) / (4 * v) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * v**2)
-            + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * v**3)
-            + (79 * z**9 + 776 * z**7 + 1482 * z**5 - 1920 * z**3 - 945 * z) / (92160 * v**4))
+    from scipy.stats import t
+
+    return float(t.ppf(0.975, df))
 
 
 def mean_ci95(values: Sequence[float]) -> tuple[float, float]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-# The one t-interval helper (pure Python, within 1e-7 of scipy's quantile); the name stays for prompting's callers.
+# The one t-interval helper (scipy's t quantile); the name stays for prompting's callers.
 from metaopt.stats import mean_ci95 as mean_t95
 
 __all__ = ["mean_t95", "paired_t95", "format_interval"]
