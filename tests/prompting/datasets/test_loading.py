@@ -136,3 +136,17 @@ def test_verbalizer_parsing():
     assert parse_verbalizer("0=negative, 1=positive") == {"0": "negative", "1": "positive"}
     with pytest.raises(ConfigError, match="label=word"):
         parse_verbalizer("0:negative")
+
+
+def test_hf_names_read_a_local_folder_through_datasets(tmp_path, monkeypatch):
+    """The `hf:` path on the real `datasets` library, offline: a folder of JSON Lines files named by split."""
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    folder = tmp_path / "reviews"
+    folder.mkdir()
+    for split, n in (("train", 6), ("test", 4)):
+        rows = [{"text": f"{split} review {i}", "label": ["not_good", "good"][i % 2]} for i in range(n)]
+        (folder / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    d = get_dataset(f"hf:{folder}")
+    assert d.classes == ("good", "not_good") and d.verbalisers == ("good", "not good")
+    assert len(d.train) == 6 and len(d.test) == 4 and d.test[1].label == "good"
