@@ -230,13 +230,21 @@ def compare_dataset(cfg: DatasetCompareConfig, *, dataset: LabelledDataset, lm: 
 
 
 def check_dataset_resumable(cfg: DatasetCompareConfig, saved: Mapping[str, Any]) -> None:
-    """A partial result fits ``cfg`` only if it was made with the same configuration and holds whole seeds."""
+    """A partial result fits ``cfg`` only if it was made with the same configuration, except that the seeds may
+    grow or shrink at the end (``--seeds 2`` then ``--seeds 5`` goes on from the third seed: a seed's numbers
+    depend on that seed alone) as long as no seed it holds numbers for is dropped."""
     have = json.loads(json.dumps(saved.get("config", {})))
     want = json.loads(json.dumps(asdict(cfg)))
-    changed = sorted(k for k in want if have.get(k) != want[k])
+    changed = sorted(k for k in want if k != "seeds" and have.get(k) != want[k])
     if changed:
         raise ConfigError(f"cannot resume: the saved result was made with other {', '.join(changed)} "
                           f"({', '.join(f'{k}={have.get(k)!r}' for k in changed)})")
     needed = ("per_task", "per_query", "gold", "query_ids", "selection_prompts", "lm_prompts", "seconds")
     if any(k not in saved for k in needed) or set(saved["per_task"]) != set(saved["per_query"]):
         raise ConfigError("cannot resume: the saved result is not a partial result of prompt compare")
+    old, new = list(have.get("seeds") or []), list(want["seeds"])
+    scored = max((len(v) for v in saved["per_task"].values()), default=0)
+    common = min(len(old), len(new))
+    if old[:common] != new[:common] or scored > len(new):
+        raise ConfigError(f"cannot resume: the saved result holds seeds {old[:max(scored, 1)]}; --seed/--seeds may "
+                          f"only add seeds after them (asked for {new})")

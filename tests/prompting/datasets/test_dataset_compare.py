@@ -112,3 +112,23 @@ def test_a_stopped_comparison_resumes_to_the_same_result(stop_after, fake_lm, fa
     other = DatasetCompareConfig("toy", ("random", "knn"), (4,), (0, 1, 2), pool=20, queries=8)
     with pytest.raises(ConfigError, match="shots"):
         compare_dataset(other, dataset=toy(), lm=again, encoder=fake_encoder, resume=saved)
+
+
+def test_more_seeds_continue_a_finished_comparison(fake_lm, fake_encoder):
+    """--seeds 2 then --seeds 3 scores only the third seed and ends with a 3-seed run's numbers; dropping a
+    seed that holds numbers, or another first seed, is refused."""
+    three = DatasetCompareConfig("toy", ("random", "knn"), (2,), (0, 1, 2), pool=20, queries=8)
+    whole = compare_dataset(three, dataset=toy(), lm=fake_lm, encoder=fake_encoder)
+    two = DatasetCompareConfig("toy", ("random", "knn"), (2,), (0, 1), pool=20, queries=8)
+    first = json.loads(json.dumps(compare_dataset(two, dataset=toy(), lm=type(fake_lm)(), encoder=fake_encoder)
+                                  .to_dict()))
+    again = type(fake_lm)()
+    grown = compare_dataset(three, dataset=toy(), lm=again, encoder=fake_encoder, resume=first)
+    assert grown.per_query == whole.per_query and grown.rows == whole.rows
+    assert 0 < len(again.prompts) < len(fake_lm.prompts)
+    one = DatasetCompareConfig("toy", ("random", "knn"), (2,), (0,), pool=20, queries=8)
+    with pytest.raises(ConfigError, match="only add seeds"):
+        compare_dataset(one, dataset=toy(), lm=again, encoder=fake_encoder, resume=first)
+    shifted = DatasetCompareConfig("toy", ("random", "knn"), (2,), (1, 2, 3), pool=20, queries=8)
+    with pytest.raises(ConfigError, match="only add seeds"):
+        compare_dataset(shifted, dataset=toy(), lm=again, encoder=fake_encoder, resume=first)
