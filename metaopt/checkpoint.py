@@ -80,12 +80,14 @@ def file_lock(path: Path | None) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def load_checkpoint(directory: str | Path) -> dict[str, Any]:
+def load_checkpoint(directory: str | Path, *, data: bytes | None = None) -> dict[str, Any]:
+    """The checkpoint in ``directory``; with ``data``, those bytes instead of the file's (a checkpoint that
+    another process read, as under torch.distributed, where rank 0 reads and broadcasts it)."""
     path = Path(directory) / CHECKPOINT_FILE
-    if not path.is_file():
+    if data is None and not path.is_file():
         raise ConfigError(f"no checkpoint at {path}")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path if data is None else io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception:  # torch raises several types for corrupt or foreign files
         # torch's own first line ("Weights only load failed ... In PyTorch 2.6 ...") suggests a version
         # problem or unsafe loading; what the user needs is that this file is not a checkpoint we can read.

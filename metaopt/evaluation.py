@@ -14,7 +14,8 @@ from metaopt.stats import format_ci, mean_ci95
 from metaopt.tasks.base import Task, to_device
 
 __all__ = [
-    "EvalResult", "mean_ci95", "metric_name", "evaluate_tasks", "expected_calibration_error", "evaluate_calibration",
+    "EvalResult", "mean_ci95", "metric_name", "evaluate_tasks", "eval_result", "expected_calibration_error",
+    "evaluate_calibration",
     "ndcg_at_k",
 ]
 
@@ -92,10 +93,15 @@ def evaluate_tasks(
         learner.train(was_training)
         if bar is not None:
             bar.close()
+    return eval_result(learner.kind, scores)
+
+
+def eval_result(kind: str, scores: Sequence[float]) -> EvalResult:
+    """The summary of per-task ``scores`` of tasks of ``kind`` (also for scores gathered from several processes)."""
+    scores = list(scores)
     mean, ci = mean_ci95(scores)
-    metric = metric_name(learner.kind)
     diverged = sum(not math.isfinite(s) for s in scores)
-    return EvalResult(metric, mean, ci, len(scores), scores, diverged)
+    return EvalResult(metric_name(kind), mean, ci, len(scores), scores, diverged)
 
 
 def expected_calibration_error(probs: torch.Tensor, labels: torch.Tensor, bins: int = 15) -> float:

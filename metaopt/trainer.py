@@ -11,12 +11,13 @@ from typing import Any
 
 import torch
 
-from metaopt.algorithms.base import MetaLearner
+from metaopt import distributed
+from metaopt.algorithms.base import MetaLearner, split_refusal
 from metaopt.callbacks import Callback, EarlyStopping, StopTraining
-from metaopt.checkpoint import load_checkpoint, save_checkpoint
+from metaopt.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
 from metaopt.device import resolve_device
 from metaopt.errors import ConfigError
-from metaopt.evaluation import EvalResult, evaluate_tasks
+from metaopt.evaluation import EvalResult, eval_result, evaluate_tasks
 from metaopt.tasks.base import Task, TaskSource, task_rng, to_device
 from metaopt.train_state import TrainResult, TrainState
 from metaopt.typing import Split
@@ -89,6 +90,11 @@ class MetaTrainer:
     With ``out_dir`` set, a checkpoint is written after every validation; ``fit`` resumes from it,
     and a resumed run reproduces an uninterrupted one exactly because each iteration's tasks are
     drawn from a generator keyed by (seed, iteration) and all optimiser state is saved.
+
+    Under torch.distributed (``metaopt.distributed.init`` called first, as ``metaopt train`` does under torchrun)
+    each rank adapts its share of every meta-batch and of the validation and test tasks; the weighted gradients
+    are all-reduced before the optimiser steps and the scores gathered, so every rank holds the same model and
+    the same history as one process would, to float rounding. Only rank 0 writes the checkpoint and shows bars.
     """
 
     def __init__(
@@ -135,7 +141,12 @@ class MetaTrainer:
         self.callbacks = list(callbacks or [])
         if config.patience is not None:
             self.callbacks.append(EarlyStopping(config.patience))
-        self.progress = progress
+        self.rank, self.world_size = distributed.rank(), distributed.world_size()
+        if self.world_size > 1:
+            why = split_refusal(type(learner))
+            if why:
+                raise ConfigError(f"{why}; it cannot train on {self.world_size} processes: run it in one")
+        self.progress = progress and self.rank == 0
         self.state = TrainState()
         self.base_lr = config.outer_lr if config.outer_lr is not None else learner.default_outer_lr
         params = [p for p in learner.parameters() if p.requires_grad]
@@ -145,6 +156,11 @@ class MetaTrainer:
             self.optimizer = torch.optim.SGD(params, lr=self.base_lr)
         else:
             self.optimizer = torch.optim.Adam(params, lr=self.base_lr)
+        # The fraction of the meta-batch this rank adapted in the current step (its gradient's weight in the sum).
+        self._share_weight = 1.0
+        if self.world_size > 1:
+            # Registered before the clip hook (hooks run in order), so clipping sees the whole meta-batch's gradient.
+            self.optimizer.register_step_pre_hook(self._all_reduce)
         if config.grad_clip is not None:
             self.optimizer.register_step_pre_hook(self._clip)
         self.best_state: dict[str, torch.Tensor] | None = None
@@ -160,6 +176,10 @@ class MetaTrainer:
         elif on:
             name = getattr(learner, "name", type(learner).__name__)
             raise ConfigError(f"{name} has no inner loop; {flag} does not apply")
+
+    def _all_reduce(self, optimizer: torch.optim.Optimizer, args: object, kwargs: object) -> None:
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        distributed.all_reduce_gradients(params, self._share_weight)
 
     def _clip(self, optimizer: torch.optim.Optimizer, args: object, kwargs: object) -> None:
         params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
@@ -187,27 +207,82 @@ class MetaTrainer:
             torch.cuda.set_rng_state(data["cuda_rng"], self.device)
 
     def save(self) -> None:
-        if self.out_dir is not None:
+        if self.out_dir is not None and self.rank == 0:  # every rank holds the same state; one writer
             save_checkpoint(self.out_dir, self.state_dict())
 
     def resume(self) -> bool:
         """Load the checkpoint in ``out_dir`` if there is one; return whether it did."""
-        if self.out_dir is None or not (self.out_dir / "checkpoint.pt").is_file():
+        if self.out_dir is None:
             return False
-        self.load_state_dict(load_checkpoint(self.out_dir))
+        path = self.out_dir / CHECKPOINT_FILE
+        if self.world_size == 1:
+            if not path.is_file():
+                return False
+            self.load_state_dict(load_checkpoint(self.out_dir))
+            return True
+        # Rank 0 reads the file and broadcasts its bytes: only rank 0 writes the run folder, so on several hosts
+        # the others may not see it at all; and every rank then resumes from the very same bytes.
+        data, error = None, None
+        if self.rank == 0 and path.is_file():
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                error = f"cannot read checkpoint {path}: {exc.strerror or exc}"
+        error = distributed.first_error(error)
+        if error:
+            raise ConfigError(error)
+        data = distributed.broadcast_bytes(data)
+        if data is None:
+            return False
+        self.load_state_dict(load_checkpoint(self.out_dir, data=data))
         return True
 
     # -- loop -------------------------------------------------------------------------------
+    def _mine(self, n: int) -> range:
+        """The indices of ``n`` tasks this rank handles (all of them in one process)."""
+        return distributed.share(n, self.world_size, self.rank)
+
     def train_tasks(self, iteration: int) -> list[Task]:
+        """This rank's tasks of the meta-batch of ``iteration`` (the whole meta-batch in one process): task ``b``
+        is keyed by (seed, iteration, b) alone, so a rank samples only its own."""
         source = self.sources["train"]
         return [to_device(source.sample(task_rng(self.config.seed, 1, iteration, b)), self.device)
-                for b in range(self.config.meta_batch)]
+                for b in self._mine(self.config.meta_batch)]
 
     def validation_tasks(self) -> list[Task]:
+        """The fixed validation tasks this rank scores (all of them in one process)."""
         if self._val_tasks is None:
             tasks = self.sources["val"].fixed_tasks(self.config.val_tasks, VAL_SEED)
-            self._val_tasks = [to_device(task, self.device) for task in tasks]
+            share = self._mine(len(tasks))
+            self._val_tasks = [to_device(task, self.device) for task in tasks[share.start:share.stop]]
         return self._val_tasks
+
+    def outer_step(self, iteration: int) -> dict[str, float]:
+        """One outer update at ``iteration``, at the learner's scheduled learning rate; its metrics. Under
+        torch.distributed this rank adapts its share of the meta-batch, and ``meta_loss`` is the whole batch's."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.base_lr * self.learner.outer_lr_scale(iteration)
+        tasks = self.train_tasks(iteration)
+        if self.world_size == 1:
+            return self.learner.meta_step(tasks, self.optimizer, iteration)
+        # meta_step averages over this rank's tasks; weighted by their share of the batch, the all-reduced sum is
+        # the mean over the whole batch (the hook in _all_reduce applies the same weight to the gradients).
+        self._share_weight = len(tasks) / self.config.meta_batch
+        if tasks:
+            metrics = self.learner.meta_step(tasks, self.optimizer, iteration)
+        else:  # fewer tasks than ranks: nothing to adapt here, but this rank must join the gradient's all-reduce
+            self.optimizer.zero_grad(set_to_none=True)
+            self.optimizer.step()
+            metrics = {"meta_loss": 0.0}
+        return {**metrics, "meta_loss": distributed.all_reduce_sum(metrics["meta_loss"] * self._share_weight)}
+
+    def _evaluate(self, tasks: list[Task], **kwargs: Any) -> EvalResult:
+        """Score this rank's ``tasks`` (its share) and, under torch.distributed, gather every rank's scores in
+        task order, so every rank sees the same result."""
+        if self.world_size == 1:
+            return evaluate_tasks(self.learner, tasks, **kwargs)
+        scores = evaluate_tasks(self.learner, tasks, **kwargs).per_task if tasks else []
+        return eval_result(self.learner.kind, distributed.gather(scores))
 
     def fit(self) -> TrainResult:
         cfg = self.config
@@ -226,9 +301,7 @@ class MetaTrainer:
             while self.state.iteration < cfg.iterations and self.state.stopped_early is None:
                 started = time.perf_counter()
                 it = self.state.iteration
-                for group in self.optimizer.param_groups:
-                    group["lr"] = self.base_lr * self.learner.outer_lr_scale(it)
-                metrics = self.learner.meta_step(self.train_tasks(it), self.optimizer, it)
+                metrics = self.outer_step(it)
                 if not math.isfinite(metrics["meta_loss"]):
                     raise TrainingDiverged(f"meta-loss became {metrics['meta_loss']} at iteration {it}")
                 self.state.iteration = it + 1
@@ -249,7 +322,7 @@ class MetaTrainer:
         return result
 
     def _validate(self, metrics: dict[str, float]) -> EvalResult:
-        result = evaluate_tasks(self.learner, self.validation_tasks())
+        result = self._evaluate(self.validation_tasks())
         self.learner.train()
         st = self.state
         if result.better_than(st.best):
@@ -280,5 +353,6 @@ class MetaTrainer:
     ) -> EvalResult:
         seed = TEST_SEED if split == "test" else VAL_SEED
         tasks = self.sources[split].fixed_tasks(n_tasks, seed)
-        show = self.progress if progress is None else progress
-        return evaluate_tasks(self.learner, tasks, steps=steps, progress=show, desc=f"evaluate {split}")
+        share = self._mine(len(tasks))
+        show = self.progress if progress is None else progress and self.rank == 0
+        return self._evaluate(tasks[share.start:share.stop], steps=steps, progress=show, desc=f"evaluate {split}")

@@ -80,6 +80,8 @@ class ABML(GradientMetaLearner):
     name = "abml"
     Config = ABMLConfig
     unbatched_reason = "it draws weight samples inside each task, which vmap would draw differently"
+    unsplittable_reason = ("it draws weight samples from torch's global generator task after task, so a task's "
+                           "draws would depend on which rank runs it")
     config: ABMLConfig
 
     def __init__(self, model: nn.Module, config: ABMLConfig, kind: TaskKind) -> None:

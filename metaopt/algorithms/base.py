@@ -26,6 +26,7 @@ __all__ = [
     "build_config",
     "task_loss",
     "task_metric",
+    "split_refusal",
 ]
 
 
@@ -83,6 +84,9 @@ class MetaLearner(nn.Module, ABC):
     # Whether the learner adapts through the inner-loop door (makes ``self.inner``): known before a model or any
     # data exists, so a run refuses an inner-loop option for a learner without one before it builds a dataset.
     has_inner_loop: ClassVar[bool] = False
+    # Why this learner's meta-batch cannot be split across processes under torch.distributed (see
+    # ``split_refusal``); None where it can.
+    unsplittable_reason: ClassVar[str | None] = None
 
     def __init__(self, model: nn.Module, config: LearnerConfig, kind: TaskKind) -> None:
         super().__init__()
@@ -279,6 +283,21 @@ def check_inner_loop_options(learner_cls: type[MetaLearner], *, inner_checkpoint
             raise _no_inner_loop(learner_cls.name, flag)
     if inner_checkpoint and learner_cls.checkpoint_reason:
         raise ConfigError(f"{learner_cls.name} cannot checkpoint its inner loop: {learner_cls.checkpoint_reason}")
+
+
+def split_refusal(learner_cls: type) -> str | None:
+    """Why a meta-batch of ``learner_cls`` cannot be split across processes (torch.distributed), or None.
+
+    Splitting is exact where the meta-step is the base one (the mean of independent per-task losses, one
+    optimiser step: the trainer then all-reduces the weighted gradients) and no task's loss depends on the
+    others'. A learner with its own meta-step (Reptile's parameter differences, TAML's batch-level entropy,
+    RL learners' rollouts) or a duck-typed one could do anything with the meta-batch, so it is refused."""
+    name = getattr(learner_cls, "name", learner_cls.__name__)
+    if not (isinstance(learner_cls, type) and issubclass(learner_cls, MetaLearner)):
+        return f"{name} is not a MetaLearner: the trainer cannot tell whether its meta-batch splits"
+    if learner_cls.meta_step is not MetaLearner.meta_step:
+        return f"{name} has its own meta-step, not a mean of independent per-task losses"
+    return learner_cls.unsplittable_reason
 
 
 def _no_inner_loop(name: str, flag: str) -> ConfigError:

@@ -129,6 +129,8 @@ class SNAIL(MetaLearner):
 
     name = "snail"
     Config = SNAILConfig
+    unsplittable_reason = ("it shuffles each task's support set with torch's global generator task after task, so "
+                           "a task's order would depend on which rank runs it")
     config: SNAILConfig
     kinds = frozenset({"classification"})
 

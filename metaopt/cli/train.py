@@ -8,6 +8,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from metaopt.cli._args import (
     CHECKPOINT_HELP,
@@ -29,6 +30,12 @@ from metaopt.cli._args import (
 )
 from metaopt.errors import ConfigError
 from metaopt.typing import ENGINE_CHOICES
+
+if TYPE_CHECKING:
+    import torch
+
+    from metaopt.distributed import Launch
+    from metaopt.runs import RunConfig
 
 __all__ = ["add_commands", "cmd_train", "default_out", "check_out_dir", "make_out_dir", "RUN_FILES"]
 
@@ -106,21 +113,134 @@ def _run_config(args: argparse.Namespace):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from metaopt.checkpoint import CONFIG_FILE, read_json, write_json
-    from metaopt.runs import build_run, save_run_config
+    """Train in this process; under a launcher (torchrun) as one rank of a process group, where every rank runs
+    this same function and only rank 0 writes the run folder, the scores file and MLflow, and prints."""
+    from metaopt import distributed
+
+    launch = distributed.launch_env()
+    device = _rank_device(args.device, launch)
+    if launch is not None and launch.world_size > 1:
+        from metaopt.algorithms import get_learner
+        from metaopt.algorithms.base import split_refusal
+
+        why = split_refusal(get_learner(args.algorithm))  # before joining the group or building any data
+        if why:
+            raise ConfigError(f"--algorithm {args.algorithm}: {why}; it cannot train under torchrun "
+                              f"({launch.world_size} processes): run it in one process")
+    distributed.init(launch, device if device is not None else _cpu())
+    try:
+        return _train(args, device)
+    finally:
+        distributed.shutdown()
+
+
+def _cpu() -> torch.device:
+    import torch
+
+    return torch.device("cpu")
+
+
+def _rank_device(spec: str | None, launch: Launch | None) -> torch.device | None:
+    """The device of this process: ``--device`` as given, except that under a launcher ``cuda`` (or ``auto``
+    finding CUDA) means this host's GPU number LOCAL_RANK, one GPU per process."""
+    if spec is None:
+        return None
+    from metaopt.device import resolve_device
+
+    device = resolve_device(spec)
+    if launch is None or device.type != "cuda":
+        return device
+    if device.index is not None and launch.world_size > 1:
+        raise ConfigError(f"--device {spec}: under torchrun each process uses the GPU of its LOCAL_RANK; "
+                          "pass --device cuda")
+    if launch.local_rank is None:
+        raise ConfigError("--device cuda under a launcher needs LOCAL_RANK (which GPU of this host is this "
+                          "process's); torchrun sets it")
+    return resolve_device(f"cuda:{launch.local_rank}")
+
+
+def _train(args: argparse.Namespace, device: torch.device | None) -> int:
+    from metaopt import distributed
+    from metaopt.checkpoint import write_json
+    from metaopt.runs import build_run
     from metaopt.trainer import TrainingDiverged
 
     start = time.perf_counter()
+    lead = distributed.rank() == 0  # the one process that writes, tracks and prints
     track = bool(args.track or args.tracking_uri or args.experiment or args.register_model)
-    if track:
-        check_tracking(args.tracking_uri)
     given = Path(args.out) if args.out else None
-    if given is not None:  # before build_run, which may build a dataset for minutes
-        _check_outputs(args, given, track)
-    run = build_run(_run_config(args))
+
+    def agreed(step) -> None:
+        """Run ``step`` (rank 0's checks, or every rank's build), then fail on every rank with the first rank's
+        error, so no rank waits in a collective for one that has failed."""
+        try:
+            step()
+            error = None
+        except ConfigError as exc:
+            error = str(exc)
+        error = distributed.first_error(error)
+        if error is not None:
+            raise ConfigError(error)
+
+    def check_given() -> None:
+        if track:
+            check_tracking(args.tracking_uri)
+        if given is not None:  # before build_run, which may build a dataset for minutes
+            _check_outputs(args, given, track)
+
+    agreed(check_given if lead else lambda: None)
+    built: list = []
+    agreed(lambda: built.append(build_run(_run_config(args))))
+    run = built[0]
     cfg = run.config
     out = given or default_out(cfg.algorithm, cfg.benchmark, cfg.ways, cfg.shots, run.train_config.seed)
-    if given is None:
+    agreed(lambda: _prepare_out(args, out, given is None, track, cfg) if lead else None)
+    from metaopt.tracking._train import train_tracking
+
+    with train_tracking(cfg, out, enabled=track and lead, tracking_uri=args.tracking_uri,
+                        experiment=args.experiment, register=args.register_model) as tracking:
+        trainer = run.trainer(out, progress=not args.no_progress, callbacks=tracking.callbacks, device=device)
+        if trainer.engine_note and lead:
+            print(f"note: {trainer.engine_note}", file=sys.stderr)
+        resumed = (out / "checkpoint.pt").exists()
+        try:
+            state = trainer.fit().state
+        except TrainingDiverged as exc:
+            fail(f"training diverged: {exc}", code=1)
+        trainer.use_best()
+        result = trainer.evaluate("test", args.test_tasks)
+        summary = {
+            "algorithm": cfg.algorithm, "benchmark": cfg.benchmark, "ways": cfg.ways, "shots": cfg.shots,
+            "queries": cfg.queries, "metric": result.metric, "mean": result.mean, "ci95": result.ci95,
+            "test_tasks": result.n_tasks, "diverged_tasks": result.diverged,
+            "iterations": state.iteration, "best_iteration": state.best_iteration,
+            "best_val": state.best, "stopped_early": state.stopped_early, "resumed": resumed,
+            "train_seconds": round(state.train_seconds, 2), "seconds": elapsed(start), "out": str(out),
+            "engine": trainer.engine, "inner_checkpoint": trainer.inner_checkpoint, "compile": trainer.compile,
+            # How many processes trained (the last start's count): how the run was computed, not what, so a run
+            # resumes on any number of them.
+            "processes": trainer.world_size,
+        }
+        if not lead:
+            return 0
+        tracking.finish(result, summary, out)
+    write_json(out / "results.json", summary)
+    if args.scores:
+        write_scores(args.scores, out, scores_summary(cfg, result, None, "test"), result.per_task)
+    print(f"{cfg.algorithm} on {cfg.benchmark}: {result}  (best validation at iteration {state.best_iteration}; "
+          f"run in {out})")
+    if args.json:
+        print_json(summary)
+    return 0
+
+
+def _prepare_out(args: argparse.Namespace, out: Path, check: bool, track: bool, cfg: RunConfig) -> None:
+    """Check (when ``--out`` was not given: its default is known only now) and create the run folder; refuse one
+    that holds a different run unless ``--overwrite``, which empties it first."""
+    from metaopt.checkpoint import CONFIG_FILE, read_json
+    from metaopt.runs import save_run_config
+
+    if check:
         _check_outputs(args, out, track)
     if (out / CONFIG_FILE).exists():
         if args.overwrite:
@@ -138,38 +258,6 @@ def cmd_train(args: argparse.Namespace) -> int:
                                   "pass --overwrite or choose another --out")
     make_out_dir(out)
     save_run_config(out, cfg)
-    from metaopt.tracking._train import train_tracking
-
-    with train_tracking(cfg, out, enabled=track, tracking_uri=args.tracking_uri, experiment=args.experiment,
-                        register=args.register_model) as tracking:
-        trainer = run.trainer(out, progress=not args.no_progress, callbacks=tracking.callbacks, device=args.device)
-        if trainer.engine_note:
-            print(f"note: {trainer.engine_note}", file=sys.stderr)
-        resumed = (out / "checkpoint.pt").exists()
-        try:
-            state = trainer.fit().state
-        except TrainingDiverged as exc:
-            fail(f"training diverged: {exc}", code=1)
-        trainer.use_best()
-        result = trainer.evaluate("test", args.test_tasks)
-        summary = {
-            "algorithm": cfg.algorithm, "benchmark": cfg.benchmark, "ways": cfg.ways, "shots": cfg.shots,
-            "queries": cfg.queries, "metric": result.metric, "mean": result.mean, "ci95": result.ci95,
-            "test_tasks": result.n_tasks, "diverged_tasks": result.diverged,
-            "iterations": state.iteration, "best_iteration": state.best_iteration,
-            "best_val": state.best, "stopped_early": state.stopped_early, "resumed": resumed,
-            "train_seconds": round(state.train_seconds, 2), "seconds": elapsed(start), "out": str(out),
-            "engine": trainer.engine, "inner_checkpoint": trainer.inner_checkpoint, "compile": trainer.compile,
-        }
-        tracking.finish(result, summary, out)
-    write_json(out / "results.json", summary)
-    if args.scores:
-        write_scores(args.scores, out, scores_summary(cfg, result, None, "test"), result.per_task)
-    print(f"{cfg.algorithm} on {cfg.benchmark}: {result}  (best validation at iteration {state.best_iteration}; "
-          f"run in {out})")
-    if args.json:
-        print_json(summary)
-    return 0
 
 
 # What a run directory holds, and all that --overwrite may remove: its own files and their temporary
