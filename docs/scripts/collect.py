@@ -1,4 +1,4 @@
-"""Print the markdown tables of docs/results.md from the run folders the scripts wrote.
+"""Print the markdown tables of docs/results/ (suite.md, model-based.md) from the run folders the scripts wrote.
 
     python docs/scripts/collect.py [RUNS_DIR]
 """

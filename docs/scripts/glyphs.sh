@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Glyph table of docs/results.md: optimisation-based learners on glyphs N-way K-shot, evaluated on
+# Glyph table of docs/results/suite.md: optimisation-based learners on glyphs N-way K-shot, evaluated on
 # the same 600 fixed meta-test tasks (5 query images per class, disjoint test alphabets).
 # Usage: bash docs/scripts/glyphs.sh WAYS SHOTS ITERATIONS META_BATCH PARALLEL [ALGORITHM ...]
 # Environment: SEED (training seed, default 0), ENGINE (auto | batched | higher, default auto), TEST (meta-test

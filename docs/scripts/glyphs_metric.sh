@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Metric-learner glyph table of docs/results.md (issue #3): ProtoNets, Matching, Relation and
+# Metric-learner glyph table of docs/results/suite.md (issue #3): ProtoNets, Matching, Relation and
 # Siamese Networks on glyphs N-way K-shot, scored on the same 600 fixed meta-test tasks as the
 # optimisation-based learners (5 query images per class, disjoint test alphabets).
 # Usage: bash docs/scripts/glyphs_metric.sh WAYS SHOTS ITERATIONS META_BATCH [ALGORITHM ...]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Glyph table of docs/results.md, issue #3's model-based learners (SNAIL, the meta-LSTM), evaluated on the
+# Glyph table of docs/results/model-based.md, issue #3's model-based learners (SNAIL, the meta-LSTM), evaluated on the
 # same 600 fixed meta-test tasks as glyphs.sh (5 query images per class, disjoint test alphabets).
 # Usage: bash docs/scripts/glyphs_model.sh ALGORITHM WAYS SHOTS ITERATIONS META_BATCH
 # One run at a time (nice, one thread). SNAIL keeps its defaults; the meta-LSTM takes 5 inner steps

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Issue #6: tune the learned selector's hyperparameters on WordNet validation classes (10 trials x 8 validation
-# tasks), then score the best point and the defaults on the same 20 held-out test tasks. See docs/results.md.
+# tasks), then score the best point and the defaults on the same 20 held-out test tasks. See docs/results/prompt-families.md.
 # Re-running it resumes the study (and re-prints the stored result); extra arguments go to the command.
 set -euo pipefail
 mkdir -p runs/prompt6-tune

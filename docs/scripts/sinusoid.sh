@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sinusoid table of docs/results.md: every optimisation-based learner, K = 5 and 10, trained with
+# Sinusoid table of docs/results/suite.md: every optimisation-based learner, K = 5 and 10, trained with
 # the MAML paper's settings (MLP 1-40-40-1, meta-batch 25, Adam 1e-3, one inner step at lr 0.01
 # unless the algorithm's own defaults differ: Reptile 5 steps at 0.02 with SGD outer; MAML++ 5 steps),
 # then evaluated after 1 and after 10 adaptation steps on the same 600 fixed test tasks.
