@@ -106,3 +106,24 @@ def test_real_chat_prompt_wraps_the_plain_one(real_lm, icl_root):
     assert chat.continuations(d.labels) == ["Negative", "Positive"]
     scores = real_lm.label_logprobs([wrapped], chat.continuations(d.labels))
     assert scores.shape == (1, 2) and bool(scores.isfinite().all())
+
+
+def test_tracked_run_logs_params_metrics_and_the_result(tmp_path, capsys, monkeypatch, fake_lm, fake_encoder):
+    import types
+
+    import mlflow
+
+    import prompting.encoder
+    import prompting.lm
+
+    fake_lm.name = "fake"
+    monkeypatch.setattr(prompting.lm, "FrozenLM", types.SimpleNamespace(load=lambda *a, **kw: fake_lm))
+    monkeypatch.setattr(prompting.encoder, "SentenceEncoder", lambda *a, **kw: fake_encoder)
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    assert main(["prompt", "compare", *_files(tmp_path, TWO, TWO), "--selectors", "random,knn", "--shots", "2",
+                 "--seeds", "2", "--queries", "4", "--tracking-uri", uri, "--no-progress", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    run = mlflow.MlflowClient(tracking_uri=uri).get_run(out["mlflow_run_id"])
+    assert run.data.params["dataset"] == "d-train" and run.data.params["pool"] == "all"
+    assert run.data.metrics["acc.knn.k2"] == pytest.approx(next(r["mean"] for r in out["rows"] if r["method"] == "knn"))
+    assert "vs_knn.random.k2" in run.data.metrics and run.data.tags["metaopt.mode"] == "dataset"
