@@ -7,7 +7,7 @@ nothing is initialised and every function here answers as one process would at n
 ``share`` is everything, ``gather`` returns its argument), so one-process code paths stay exactly as they were.
 
 The trainer splits a meta-batch into contiguous blocks of task indices (:func:`share`), all-reduces the
-weighted meta-gradient (:func:`all_reduce_gradients`) and gathers per-task scores in global order
+meta-gradient (:func:`all_reduce_gradients`) and gathers per-task scores in global order
 (:func:`gather`); only rank 0 writes files and talks to MLflow.
 """
 
@@ -156,8 +156,8 @@ def all_reduce_sum(value: float) -> float:
     return float(total)
 
 
-def all_reduce_gradients(params: Sequence[torch.Tensor], weight: float) -> None:
-    """Replace every parameter's gradient with the sum over the ranks of ``weight`` times it.
+def all_reduce_gradients(params: Sequence[torch.Tensor]) -> None:
+    """Replace every parameter's gradient with its sum over the ranks.
 
     A rank with an empty share (or a parameter its tasks did not reach) has no gradient; it counts as zero, and a
     parameter that has a gradient on no rank keeps None (so Adam skips it, as in one process). Gradients travel as
@@ -173,7 +173,7 @@ def all_reduce_gradients(params: Sequence[torch.Tensor], weight: float) -> None:
         by_dtype.setdefault(p.dtype, []).append(p)
     for group in by_dtype.values():
         flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1).to(dev)
-                          for p in group]).mul_(weight)
+                          for p in group])
         dist.all_reduce(flat)
         offset = 0
         for p in group:

@@ -156,8 +156,6 @@ class MetaTrainer:
             self.optimizer = torch.optim.SGD(params, lr=self.base_lr)
         else:
             self.optimizer = torch.optim.Adam(params, lr=self.base_lr)
-        # The fraction of the meta-batch this rank adapted in the current step (its gradient's weight in the sum).
-        self._share_weight = 1.0
         if self.world_size > 1:
             # Registered before the clip hook (hooks run in order), so clipping sees the whole meta-batch's gradient.
             self.optimizer.register_step_pre_hook(self._all_reduce)
@@ -179,7 +177,7 @@ class MetaTrainer:
 
     def _all_reduce(self, optimizer: torch.optim.Optimizer, args: object, kwargs: object) -> None:
         params = [p for group in optimizer.param_groups for p in group["params"]]
-        distributed.all_reduce_gradients(params, self._share_weight)
+        distributed.all_reduce_gradients(params)
 
     def _clip(self, optimizer: torch.optim.Optimizer, args: object, kwargs: object) -> None:
         params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
@@ -265,16 +263,15 @@ class MetaTrainer:
         tasks = self.train_tasks(iteration)
         if self.world_size == 1:
             return self.learner.meta_step(tasks, self.optimizer, iteration)
-        # meta_step averages over this rank's tasks; weighted by their share of the batch, the all-reduced sum is
-        # the mean over the whole batch (the hook in _all_reduce applies the same weight to the gradients).
-        self._share_weight = len(tasks) / self.config.meta_batch
+        # Each rank divides its tasks' losses by the whole batch's size, so the gradients and meta-losses that the
+        # all-reduce sums (the gradients in the _all_reduce hook) are the whole batch's mean.
         if tasks:
-            metrics = self.learner.meta_step(tasks, self.optimizer, iteration)
+            metrics = self.learner.meta_step(tasks, self.optimizer, iteration, batch_size=self.config.meta_batch)
         else:  # fewer tasks than ranks: nothing to adapt here, but this rank must join the gradient's all-reduce
             self.optimizer.zero_grad(set_to_none=True)
             self.optimizer.step()
             metrics = {"meta_loss": 0.0}
-        return {**metrics, "meta_loss": distributed.all_reduce_sum(metrics["meta_loss"] * self._share_weight)}
+        return {**metrics, "meta_loss": distributed.all_reduce_sum(metrics["meta_loss"])}
 
     def _evaluate(self, tasks: list[Task], **kwargs: Any) -> EvalResult:
         """Score this rank's ``tasks`` (its share) and, under torch.distributed, gather every rank's scores in
