@@ -238,4 +238,4 @@ def test_torchrun_killed_rank_then_the_same_command_resumes_one_run(tmp_path):
     experiment = client.get_experiment_by_name("metaopt-train")
     runs = client.search_runs([experiment.experiment_id])
     assert [r.info.run_id for r in runs] == [summary["mlflow_run_id"]]
-    assert runs[0].info.status == "FINISHED"
+    assert runs[0].info.status == "FINISHED" and runs[0].data.tags["metaopt.processes"] == "2"

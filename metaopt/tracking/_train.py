@@ -46,6 +46,10 @@ class TrainTracking:
         summary["mlflow_run_id"] = self.run_id
         client = mlflow.MlflowClient()
         client.log_dict(self.run_id, summary, "results.json")
+        if "processes" in summary:
+            # A tag, not a param: how many processes trained is how the run was computed, and a run resumed on
+            # another number of them would have to change a param, which MLflow forbids.
+            client.set_tag(self.run_id, "metaopt.processes", str(summary["processes"]))
         if self.register:
             summary["model_uri"] = log_learner_model(out, self.register, run_id=self.run_id)
 
