@@ -52,7 +52,7 @@ class TrainConfig:
     # (memory for long inner loops). Also how, not what: a run resumes with it on or off.
     inner_checkpoint: bool = False
     # torch.compile the vmapped meta-batch (how, not what: a run resumes with it on or off). Pays on small
-    # models after its compile time (docs/results.md); off by default.
+    # models after its compile time (docs/results/engine.md); off by default.
     compile: bool = False
 
     def validate(self) -> None:

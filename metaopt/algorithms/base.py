@@ -185,7 +185,7 @@ class MetaLearner(nn.Module, ABC):
         if not (batching and len(tasks) > 1 and stackable(tasks)):
             return False
         # Images on a CPU: a Conv4 step is compute-bound there, and vmap's batched convolutions measured
-        # 0.62x the speed of one task after another (benchmarks/engine_speed.py, docs/results.md), so the
+        # 0.62x the speed of one task after another (benchmarks/engine_speed.py, docs/results/engine.md), so the
         # batched engine runs such tasks one by one (still without higher's per-task set-up). Small
         # models (sinusoid MLPs: 12x) and GPUs, where steps are launch-bound, batch.
         first = tasks[0].support_x

@@ -35,7 +35,7 @@ class RL2Config(LearnerConfig):
     # 0.01 suits 10-pull bandits and the 5x5 grid world. At 100 pulls it lets the policy collapse
     # to a near-deterministic, history-blind arm choice (entropy ~0.05 nats after ~600 updates)
     # before it learns to use its memory, and regret stays at random play's; 0.1 with Adam 1e-2
-    # learns there (docs/results.md, issue #7).
+    # learns there (docs/results/rl.md, issue #7).
     entropy: float = 0.01
     value_coef: float = 0.1
     # Standardise each batch's advantages (mean 0, std 1 over all steps of all tasks).

@@ -32,7 +32,7 @@ CHECKPOINT_HELP = ("recompute each second-order inner step in the backward pass 
                    "meta-batch then run one after another. Same gradients; a run resumes with it on or off")
 COMPILE_HELP = ("torch.compile the meta-batch that the batched engine runs at once under vmap (small models, and "
                 "any model on a GPU; image tasks on a CPU run one by one and stay uncompiled). Costs tens of seconds "
-                "to minutes in the first iterations; pays on long runs of small models (docs/results.md). Same "
+                "to minutes in the first iterations; pays on long runs of small models (docs/results/engine.md). Same "
                 "gradients; a run resumes with it on or off")
 SCORES_HELP = "also write every test task's score to FILE as JSON (the raw numbers behind a table's cell)"
 DEVICE_HELP = ("torch device: cpu (default), cuda, cuda:N, mps, or auto (a GPU if there is one). Not saved with the "
