@@ -56,6 +56,9 @@ class DatasetCompareConfig:
     chat: bool = False
     template: str | None = None
     meta_datasets: tuple[str, ...] = ()
+    # how a user's files were read and verbalised (None: the dataset's own), so a resume cannot mix two readings
+    verbalizer: str | None = None
+    fields: str | None = None
 
     def validate(self) -> None:
         if not self.shots:  # the harness's own check (below) sees only the positive k values

@@ -117,7 +117,8 @@ def cmd_compare_dataset(args: argparse.Namespace) -> int:
     cfg = DatasetCompareConfig(name, selectors, tuple(args.shots) if args.shots else (4,),
                                tuple(range(args.seed, args.seed + (args.seeds or 5))), args.pool,
                                args.queries or 300, dict(args.param), args.calibration, args.chat, args.template,
-                               metas)
+                               metas, args.verbalizer,
+                               f"{args.text_field} -> {args.label_field}" if args.train else None)
     check_param_types(cfg.selectors, cfg.selector_params)
     cfg.validate()
     meta_sets = [get_dataset(n, args.data_root) for n in metas]

@@ -75,6 +75,9 @@ def test_json_rows_with_the_fakes(tmp_path, capsys, monkeypatch, fake_lm, fake_e
     assert main(argv + ["--resume"]) == 0  # every seed already in --out: nothing to score again
     again = json.loads(out.read_text())
     assert again["per_query"] == saved["per_query"]
+    with pytest.raises(SystemExit):  # another reading of the labels would mix two runs in one file
+        main(argv + ["--resume", "--verbalizer", "pos=good"])
+    assert "verbalizer" in capsys.readouterr().err
 
 
 @pytest.mark.slow
