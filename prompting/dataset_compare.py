@@ -35,7 +35,8 @@ from prompting.selectors import make_selector
 from prompting.selectors.meta import MetaLearned
 from prompting.tasks.base import TextTask
 
-__all__ = ["DatasetCompareConfig", "DatasetCompareResult", "DatasetMix", "compare_dataset", "DATASET_SELECTORS"]
+__all__ = ["DatasetCompareConfig", "DatasetCompareResult", "DatasetMix", "compare_dataset", "summary_rows",
+           "DATASET_SELECTORS"]
 
 DATASET_SELECTORS = ("zero", "random", "knn", "balanced_knn", "bm25", "bootstrap", "learned")
 
@@ -123,8 +124,10 @@ class DatasetMix:
         return out
 
 
-def _rows(per_task: Mapping[str, list[float]], per_query: Mapping[str, list[int]],
-          gold: Sequence[int]) -> list[dict[str, Any]]:
+def summary_rows(per_task: Mapping[str, list[float]], per_query: Mapping[str, list[int]],
+                 gold: Sequence[int]) -> list[dict[str, Any]]:
+    """The table's rows from the raw scores: mean over seeds with a t-interval over seeds, and the difference
+    against kNN paired by query (a calibrated row against calibrated kNN)."""
     from metaopt.stats import ci_or_none
     from prompting.stats import mean_t95
 
@@ -135,13 +138,15 @@ def _rows(per_task: Mapping[str, list[float]], per_query: Mapping[str, list[int]
         mean, ci = mean_t95(scores)
         row: dict[str, Any] = {"method": method, "k": int(k), "mean": mean, "ci95": ci_or_none(ci),
                                "n_tasks": len(scores), "n_seeds": len(scores), "n_queries": len(per_query[key])}
-        knn = per_query.get(f"knn@{k}")
+        # like against like: a calibrated row against calibrated kNN (kNN+cc itself against plain kNN)
+        base = "knn+cc" if method.endswith("+cc") and method != "knn+cc" and f"knn+cc@{k}" in per_query else "knn"
+        knn = per_query.get(f"{base}@{k}")
         n = min(len(per_query[key]), len(knn or ()))  # seed by seed in the same order: the first n are pairs
         if method != "knn" and n:
             mine, theirs = np.asarray(per_query[key][:n]), np.asarray(knn[:n])  # type: ignore[index]
             diff = (mine == truth[:n]).astype(float) - (theirs == truth[:n]).astype(float)
             d_mean, d_ci = mean_t95(diff.tolist())
-            row.update(vs_knn=d_mean, vs_knn_ci95=ci_or_none(d_ci), vs_knn_pairs=len(diff))
+            row.update(vs_knn=d_mean, vs_knn_ci95=ci_or_none(d_ci), vs_knn_pairs=len(diff), vs=base)
         rows.append(row)
     return rows
 
@@ -177,7 +182,7 @@ def compare_dataset(cfg: DatasetCompareConfig, *, dataset: LabelledDataset, lm: 
         selection, n_prompts, before = dict(resume["selection_prompts"]), resume["lm_prompts"], resume["seconds"]
 
     def result() -> DatasetCompareResult:
-        return DatasetCompareResult(asdict(cfg), _rows(per_task, per_query, gold), per_task,
+        return DatasetCompareResult(asdict(cfg), summary_rows(per_task, per_query, gold), per_task,
                                     round(before + time.perf_counter() - start, 1), n_prompts, dict(selection),
                                     per_query, gold, query_ids, list(dataset.classes))
 

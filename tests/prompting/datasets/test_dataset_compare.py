@@ -47,7 +47,9 @@ def test_rows_are_means_over_seeds_and_pairs_by_query(fake_lm, fake_encoder):
         assert row["n_queries"] == 24 and row["n_seeds"] == 2
         assert row["mean"] == pytest.approx(correct.reshape(2, 12).mean(1).mean())
         if "vs_knn" in row:
-            knn = np.asarray(result.per_query[f"knn@{k}"]) == np.asarray(result.gold)
+            base = "knn+cc" if method.endswith("+cc") and method != "knn+cc" else "knn"
+            assert row["vs"] == base
+            knn = np.asarray(result.per_query[f"{base}@{k}"]) == np.asarray(result.gold)
             assert row["vs_knn"] == pytest.approx((correct.astype(float) - knn).mean())
             assert row["vs_knn_pairs"] == 24
     assert rows[("knn", 2)]["mean"] > rows[("zero", 0)]["mean"]  # the fake LM rewards on-topic demonstrations
