@@ -9,7 +9,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["check_param_types", "saved_result"]
+__all__ = ["check_param_types", "saved_result", "load_models"]
 
 
 def check_param_types(selectors: Any, params: dict[str, Any], *, unknown_ok: bool = False) -> None:
@@ -68,3 +68,19 @@ def saved_result(args: argparse.Namespace, cfg: Any,
         raise ConfigError(f"--resume: {args.out} was scored in {saved.get('dtype')}, not --dtype {args.dtype}")
     check(cfg, saved)
     return saved
+
+
+def load_models(args: argparse.Namespace, resume: Mapping[str, Any] | None) -> tuple[Any, Any]:
+    """The frozen LM and the sentence encoder of a comparison (``--model --dtype --device --encoder``, loading
+    bars hidden with ``--no-progress``); a ``resume`` scored with another model is refused once the LM's name
+    is known."""
+    from metaopt.errors import ConfigError
+    from prompting.encoder import SentenceEncoder
+    from prompting.lm import FrozenLM, hide_load_progress
+
+    if args.no_progress:
+        hide_load_progress()
+    lm = FrozenLM.load(args.model, dtype=args.dtype, device=args.device)
+    if resume is not None and resume.get("model") != lm.name:
+        raise ConfigError(f"--resume: {args.out} was scored with model {resume.get('model')!r}, not {lm.name!r}")
+    return lm, SentenceEncoder(args.encoder, device=args.device)

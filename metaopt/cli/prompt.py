@@ -98,8 +98,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from metaopt.cli._args import check_out_file, check_tracking, elapsed, print_json
     from metaopt.errors import ConfigError
     from prompting.comparison import CompareConfig, compare
-    from prompting.encoder import SentenceEncoder
-    from prompting.lm import FrozenLM
     from prompting.tasks import get_family
 
     if args.family is None:
@@ -132,19 +130,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
                           f"--pool {cfg.pool_per_class} = {cfg.ways * cfg.pool_per_class})")
     if args.out:
         check_out_file(args.out)
-    from metaopt.cli._prompt_args import saved_result
+    from metaopt.cli._prompt_args import load_models, saved_result
     from prompting.comparison import check_resumable
 
     resume = saved_result(args, cfg, check_resumable) if args.resume else None
     family = get_family(args.family)
-    if args.no_progress:
-        from prompting.lm import hide_load_progress
-
-        hide_load_progress()
-    lm = FrozenLM.load(args.model, dtype=args.dtype, device=args.device)
-    if resume is not None and resume.get("model") != lm.name:
-        raise ConfigError(f"--resume: {args.out} was scored with model {resume.get('model')!r}, not {lm.name!r}")
-    encoder = SentenceEncoder(args.encoder, device=args.device)
+    lm, encoder = load_models(args, resume)
 
     def save(partial: Any) -> None:
         if args.out:  # atomically: a stop mid-write leaves the previous result whole

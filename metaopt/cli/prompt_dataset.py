@@ -124,19 +124,11 @@ def cmd_compare_dataset(args: argparse.Namespace) -> int:
     meta_sets = [get_dataset(n, args.data_root) for n in metas]
     if args.out:
         check_out_file(args.out)
-    from metaopt.cli._prompt_args import saved_result
+    from metaopt.cli._prompt_args import load_models, saved_result
     from prompting.dataset_compare import check_dataset_resumable
 
     resume = saved_result(args, cfg, check_dataset_resumable) if args.resume else None
-    from prompting.encoder import SentenceEncoder
-    from prompting.lm import FrozenLM, hide_load_progress
-
-    if args.no_progress:
-        hide_load_progress()
-    lm = FrozenLM.load(args.model, dtype=args.dtype, device=args.device)
-    if resume is not None and resume.get("model") != lm.name:
-        raise ConfigError(f"--resume: {args.out} was scored with model {resume.get('model')!r}, not {lm.name!r}")
-    encoder = SentenceEncoder(args.encoder, device=args.device)
+    lm, encoder = load_models(args, resume)
     fmt = prompt_format_for(lm, dataset.prompt_format, args.chat)
 
     def save(partial: Any) -> None:
