@@ -1,4 +1,4 @@
-"""Fixtures for the tests that run ``metaopt tune`` in subprocesses and kill one mid-trial."""
+"""Fixtures for the tests that run ``metaopt tune`` in subprocesses and stop, kill or interrupt one mid-trial."""
 
 from __future__ import annotations
 
@@ -8,25 +8,13 @@ from pathlib import Path
 
 import pytest
 
+# Gated (metaopt.testing.gated): a test that strikes mid-trial passes TrialGate(...).env(...) and its trials wait
+# at a known meta-iteration until it has struck, however fast or slow the machine is.
 TINY_SPACE = '''
-import os
-import time
-
-# A test that kills a worker mid-trial needs a trial it can catch mid-budget: sinusoid iterations take milliseconds,
-# so on a fast machine a whole trial could pass between two looks at the study. A fixed pause per meta-iteration
-# (in the tuning process only, set by the test) makes the window seconds long on any machine.
-if os.environ.get("TINY_SPACE_PAUSE"):
-    from metaopt.trainer import MetaTrainer
-
-    _train_tasks = MetaTrainer.train_tasks
-
-    def _paused(self, iteration):
-        time.sleep(float(os.environ["TINY_SPACE_PAUSE"]))
-        return _train_tasks(self, iteration)
-
-    MetaTrainer.train_tasks = _paused
+from metaopt.testing import gated
 
 
+@gated
 def space(trial):
     return {"algorithm": "fomaml", "inner_lr": trial.suggest_float("inner_lr", 1e-3, 1e-2, log=True),
             "meta_batch": 2}
@@ -36,12 +24,13 @@ def space(trial):
 @pytest.fixture
 def tiny_space(tmp_path: Path) -> Callable[..., dict[str, str]]:
     """Writes ``tiny_space.py`` (``--algorithms tiny_space:space``: FOMAML with a sampled inner rate) into
-    ``tmp_path``; call the result for a ``metaopt tune`` subprocess's environment that imports it, pausing
-    ``pause`` seconds per meta-iteration."""
+    ``tmp_path``; call the result for a ``metaopt tune`` subprocess's environment that imports it, with
+    ``gate`` (``TrialGate.env(...)``) added to stop its trials at a known point."""
     (tmp_path / "tiny_space.py").write_text(TINY_SPACE)
 
-    def env(pause: float = 0.0) -> dict[str, str]:
-        return {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
-                "OMP_NUM_THREADS": "1", "METAOPT_TUNE_HEARTBEAT": "1", "TINY_SPACE_PAUSE": str(pause or "")}
+    def env(gate: dict[str, str] | None = None) -> dict[str, str]:
+        base = {k: v for k, v in os.environ.items() if k != "METAOPT_TEST_GATE"}
+        return {**base, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+                "OMP_NUM_THREADS": "1", "METAOPT_TUNE_HEARTBEAT": "1", **(gate or {})}
 
     return env

@@ -7,7 +7,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 
 import mlflow
 import optuna
@@ -15,6 +14,7 @@ import pytest
 from optuna.trial import TrialState
 
 from metaopt.cli import main
+from metaopt.testing import TrialGate
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -61,11 +61,20 @@ def _mlflow_runs(tmp_path):
 
 @pytest.mark.slow
 def test_two_workers_share_one_study(tmp_path, tiny_space):
-    # 2 s per trial, so one worker cannot finish all four while the other is still importing torch.
-    cmd, env = _cli(tiny_space(pause=0.5), 4, 4, "--workers", "2")
-    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-2000:]
-    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    gate = TrialGate(tmp_path / "gate")
+    cmd, env = _cli(tiny_space(gate.env(iteration=1)), 4, 4, "--workers", "2")
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # one trial held in each worker: neither can run all four while the other is still importing torch
+        gate.wait(2, proc=proc)
+        gate.release()
+        out, err = proc.communicate(timeout=600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err[-2000:]
+    summary = json.loads(out.strip().splitlines()[-1])
     assert summary["workers"] == 2 and summary["states"]["complete"] == 4
     workers = {t.user_attrs["worker"] for t in _study(tmp_path).trials}
     assert len(workers) == 2  # both processes ran trials
@@ -74,32 +83,22 @@ def test_two_workers_share_one_study(tmp_path, tiny_space):
 
 @pytest.mark.slow
 def test_worker_killed_mid_trial_then_study_resumed(tmp_path, tiny_space):
-    cmd, env = _cli(tiny_space(pause=0.1), 3, 40)  # 4 s of budget per trial
+    gate = TrialGate(tmp_path / "gate")
+    # trial 0 runs through; trial 1 waits at iteration 10 of 40: a finished trial and one mid-way
+    cmd, env = _cli(tiny_space(gate.env(iteration=10, min_trial=1)), 3, 40)
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    victim, deadline = None, time.monotonic() + 400
     try:
-        while victim is None and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.3)
-            try:
-                trials = _study(tmp_path).trials
-            except Exception:  # the study is not created yet
-                continue
-            done = [t for t in trials if t.state == TrialState.COMPLETE]
-            # In the first 24 of its 40 iterations (validated every 4; 2 s of pauses left): a victim seen near its end
-            # could finish between this look and the kill, and then there is nothing killed mid-trial to test.
-            running = [t for t in trials
-                       if t.state == TrialState.RUNNING and 0 < t.user_attrs.get("iterations_run", 0) <= 24]
-            if done and running:
-                victim = running[0]
-        assert victim is not None, "never saw a finished trial and a running one"
+        (held,) = gate.wait(1, proc=proc)
+        victim = _study(tmp_path).trials[held["trial"]]
         proc.send_signal(signal.SIGKILL)
     finally:
         proc.kill()
         proc.wait()
     finished = {t.number: t.value for t in _study(tmp_path).trials if t.state == TrialState.COMPLETE}
+    assert list(finished) == [0]
     assert _study(tmp_path).trials[victim.number].state == TrialState.RUNNING  # nobody could tell Optuna
 
-    again = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    again = subprocess.run(cmd, cwd=tmp_path, env=tiny_space(), capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-2000:]
     trials = _study(tmp_path).trials
     assert all(trials[n].state == TrialState.COMPLETE and trials[n].value == v for n, v in finished.items())

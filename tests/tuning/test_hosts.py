@@ -10,25 +10,29 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import mlflow
 import optuna
 import pytest
 from optuna.trial import TrialState
 
+from metaopt.testing import TrialGate
+
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 HOSTS = 3
-TRIALS = 5
+TRIALS = 6
 
 
 @pytest.mark.slow
 def test_three_hosts_on_postgres_and_an_mlflow_server_survive_a_killed_host(tmp_path, postgres_server,
                                                                             mlflow_server, tiny_space):
     storage = postgres_server["url"]("hosts")
-    # 4 s per trial, so the host is killed mid-trial, not between two
-    env = {**tiny_space(pause=0.1), "PGPASSWORD": postgres_server["password"], "MLFLOW_TRACKING_URI": mlflow_server}
+    gate = TrialGate(tmp_path / "gate")
+    # trials 0 and 1 run through; every later one waits at iteration 10: a host is killed mid-trial, with
+    # finished trials in the study and a trial left for the others
+    env = {**tiny_space(gate.env(iteration=10, min_trial=2)), "PGPASSWORD": postgres_server["password"],
+           "MLFLOW_TRACKING_URI": mlflow_server}
     cmd = [sys.executable, "-m", "metaopt", "tune", "--benchmark", "sinusoid", "--shots", "5", "--algorithms",
            "tiny_space:space", "--trials", str(TRIALS), "--iterations", "40", "--val-every", "5", "--val-tasks", "3",
            "--test-tasks", "5", "--storage", storage, "--study", "hosts", "--tracking-uri", mlflow_server,
@@ -40,25 +44,18 @@ def test_three_hosts_on_postgres_and_an_mlflow_server_survive_a_killed_host(tmp_
                                              f"host{i}"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     mine = storage.replace("metaopt@", f"metaopt:{postgres_server['password']}@")  # this test's own reads
     study = None
-    victim = None
     try:
-        deadline = time.monotonic() + 500
-        while victim is None and time.monotonic() < deadline:
-            time.sleep(0.3)
-            try:
-                study = optuna.load_study(study_name="hosts", storage=mine)
-                trials = study.get_trials()
-            except Exception:  # not created yet
-                continue
-            running = [t for t in trials if t.state == TrialState.RUNNING and t.intermediate_values]
-            if running and len(trials) < TRIALS:  # mid-trial, with trials left for the others
-                victim = running[0]
-        assert victim is not None, "never saw a trial mid-way with trials left: " + "".join(
-            p.stderr.read()[-1500:] for p in procs.values() if p.poll() is not None)
+        held = gate.wait(HOSTS, proc=list(procs.values()))  # one trial on each host
+        study = optuna.load_study(study_name="hosts", storage=mine)
+        trials = study.get_trials()
+        victim = trials[held[0]["trial"]]
+        assert victim.state == TrialState.RUNNING and victim.intermediate_values and len(trials) < TRIALS
         host, pid = victim.user_attrs["worker"].split(":")
         finished = {t.number: t.value for t in trials if t.state == TrialState.COMPLETE}
+        assert sorted(finished) == [0, 1]
         os.kill(int(pid), signal.SIGKILL)
         procs[host].wait()
+        gate.release()
         for name, proc in procs.items():
             if name != host:
                 out, err = proc.communicate(timeout=900)

@@ -15,6 +15,7 @@ import pytest
 from optuna.trial import TrialState
 
 from metaopt.errors import ConfigError
+from metaopt.testing import GATE_ENV, TrialGate
 from metaopt.tuning import TuneConfig, resolve
 from metaopt.tuning._batches import NoQueuedTrial, QueueOnlyStudy, canonical_trials, optimize_in_batches
 from metaopt.tuning._progress import StudyProgress
@@ -83,16 +84,21 @@ def test_reproducible_refuses_what_it_cannot_reproduce(tmp_path):
 
 
 TINY_SPACE = '''
+from metaopt.testing import gated
+
+
+@gated
 def space(trial):
     return {"algorithm": "fomaml", "inner_lr": trial.suggest_float("inner_lr", 1e-3, 1e-1, log=True),
             "outer_lr": trial.suggest_float("outer_lr", 1e-4, 1e-2, log=True), "meta_batch": 2}
 '''
 
 
-def _cli(tmp_path, workers):
+def _cli(tmp_path, workers, gate=None):
     (tmp_path / "tiny_space.py").write_text(TINY_SPACE)
-    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
-           "METAOPT_TUNE_HEARTBEAT": "1"}
+    env = {**{k: v for k, v in os.environ.items() if k != GATE_ENV},
+           "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}", "METAOPT_TUNE_HEARTBEAT": "1",
+           **(gate or {})}
     cmd = [sys.executable, "-m", "metaopt", "tune", "--benchmark", "sinusoid", "--shots", "5", "--algorithms",
            "tiny_space:space", "--trials", "5", "--iterations", "30", "--val-every", "5", "--val-tasks", "3",
            "--test-tasks", "5", "--study", "r", "--workers", str(workers), "--pruner", "median", "--seed", "3",
@@ -117,29 +123,23 @@ def test_cli_one_worker_equals_two_workers_with_a_kill_and_resume(tmp_path):
     done = subprocess.run(cmd, cwd=one, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
 
-    cmd, env = _cli(two, 2)
+    gate = TrialGate(tmp_path / "gate")
+    # batch 0 runs through; both trials of batch 1 wait at iteration 10 (after two reports): one is killed there
+    cmd, env = _cli(two, 2, gate.env(iteration=10, min_batch=1))
     proc = subprocess.Popen(cmd, cwd=two, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    killed = False
     try:
-        deadline = time.monotonic() + 400
-        while not killed and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.3)
-            try:
-                trials = optuna.load_study(study_name="r", storage=f"sqlite:///{two}/optuna.db").trials
-            except Exception:
-                continue
-            running = [t for t in trials if t.state == TrialState.RUNNING and t.intermediate_values
-                       and t.user_attrs.get("batch", 0) >= 1]  # after a finished batch
-            if running:
-                os.kill(int(running[0].user_attrs["worker"].rsplit(":", 1)[1]), signal.SIGKILL)
-                killed = True
-        assert killed, "never saw a trial of the second batch mid-way"
+        held = gate.wait(2, proc=proc)
+        os.kill(held[0]["pid"], signal.SIGKILL)
+        gate.release()
         _, err = proc.communicate(timeout=600)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
     assert proc.returncode == 3, err[-2000:]
+    trials = optuna.load_study(study_name="r", storage=f"sqlite:///{two}/optuna.db").trials
+    assert all(trials[h["trial"]].user_attrs["batch"] >= 1 for h in held)
+    cmd, env = _cli(two, 2)
     again = subprocess.run(cmd, cwd=two, env=env, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-2000:]
     a, b = _outcome(one), _outcome(two)

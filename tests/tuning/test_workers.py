@@ -8,13 +8,13 @@ import re
 import signal
 import subprocess
 import sys
-import time
 
 import mlflow
 import optuna
 import pytest
 from optuna.trial import TrialState
 
+from metaopt.testing import TrialGate
 from metaopt.tuning import EXIT_WORKER_DIED
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -25,27 +25,20 @@ def _study(tmp_path):
 
 @pytest.mark.slow
 def test_killed_worker_is_one_line_with_exit_code_3_then_rerun_finishes(tmp_path, tiny_space):
-    env = tiny_space(pause=0.1)  # 6 s per trial: the worker is killed mid-trial, not between two
+    gate = TrialGate(tmp_path / "gate")
+    env = tiny_space(gate.env(iteration=10))  # each trial waits at iteration 10: the kill lands mid-trial
     cmd = [sys.executable, "-m", "metaopt", "tune", "--benchmark", "sinusoid", "--shots", "5", "--algorithms",
            "tiny_space:space", "--trials", "3", "--iterations", "60", "--val-every", "5", "--val-tasks", "3",
            "--test-tasks", "5", "--study", "w", "--workers", "2", "--pruner", "none", "--sampler", "random",
            "--no-progress"]
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    victim = None
     try:
-        deadline = time.monotonic() + 400
-        while victim is None and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.3)
-            try:
-                trials = _study(tmp_path).trials
-            except Exception:  # not created yet
-                continue
-            running = [t for t in trials if t.state == TrialState.RUNNING and t.intermediate_values]
-            if running:
-                victim = running[0]
-        assert victim is not None, "never saw a trial mid-way"
-        pid = int(victim.user_attrs["worker"].rsplit(":", 1)[1])
+        held = gate.wait(2, proc=proc)
+        victim = _study(tmp_path).trials[held[0]["trial"]]
+        pid = held[0]["pid"]
+        assert victim.state == TrialState.RUNNING and victim.intermediate_values
         os.kill(pid, signal.SIGKILL)
+        gate.release()  # the other worker finishes its trial, then runs the retry
         out, err = proc.communicate(timeout=600)
     finally:
         if proc.poll() is None:
@@ -69,7 +62,7 @@ def test_killed_worker_is_one_line_with_exit_code_3_then_rerun_finishes(tmp_path
     assert client.get_run(victim.user_attrs["mlflow_run_id"]).info.status == "KILLED"
     finished = {t.number: t.value for t in trials if t.state == TrialState.COMPLETE}
 
-    again = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    again = subprocess.run(cmd, cwd=tmp_path, env=tiny_space(), capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-2000:]
     trials = _study(tmp_path).trials
     assert {t.number: t.value for t in trials if t.state == TrialState.COMPLETE} == finished  # nothing lost
