@@ -141,10 +141,18 @@ def cmd_tune(args: argparse.Namespace) -> int:
         reproducible=args.reproducible, batch_size=args.batch_size,
     )
     from metaopt.tuning import EXIT_WORKER_DIED, WorkerDied
-    from metaopt.tuning._storage import EXIT_STORAGE_LOST, describe_storage_error, storage_lost
+    from metaopt.tuning._storage import (
+        EXIT_STORAGE_LOST,
+        describe_storage_error,
+        quiet_lost_storage_in_threads,
+        storage_lost,
+    )
+    from metaopt.tuning._workers import interrupt_once
 
     try:
-        summary = tune(cfg)
+        # a second Ctrl-C must not cut short the release of the running trials
+        with interrupt_once(), quiet_lost_storage_in_threads():
+            summary = tune(cfg)
     except WorkerDied as exc:  # one line: which worker, its trial, the retry; finished trials are kept
         sys.stderr.write(f"metaopt: {exc}\n")
         return EXIT_WORKER_DIED

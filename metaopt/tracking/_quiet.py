@@ -16,13 +16,24 @@ _NOISY_LOGGERS = ("mlflow.store.db.utils", "alembic", "mlflow.tracking.fluent")
 _PROGRESS_VARIABLE = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
 
 
+def _not_raised_anyway(record: logging.LogRecord) -> bool:
+    """MLflow's SQL store logs every database error with its traceback ("SQLAlchemy database error. The
+    following exception is caught.") and then raises it: the CLI's edge names it in one line (a full disk
+    gave 650 lines of these). ``METAOPT_DEBUG=1`` keeps them."""
+    return bool(os.environ.get("METAOPT_DEBUG")) or not str(record.msg).startswith("SQLAlchemy database error")
+
+
 def quiet_library_logs() -> None:
-    """Raise MLflow's housekeeping loggers to WARNING; warnings and errors still show. Idempotent, and
-    cheap: it does not import mlflow (logger levels hold whenever mlflow is imported)."""
+    """Raise MLflow's housekeeping loggers to WARNING; warnings and errors still show, except the store's
+    copies of errors it raises. Idempotent, and cheap: it does not import mlflow (logger levels and filters
+    hold whenever mlflow is imported)."""
     for name in _NOISY_LOGGERS:
         logger = logging.getLogger(name)
         if logger.level < logging.WARNING:
             logger.setLevel(logging.WARNING)
+    store = logging.getLogger("mlflow.store.db.utils")
+    if _not_raised_anyway not in store.filters:
+        store.addFilter(_not_raised_anyway)
 
 
 @contextlib.contextmanager

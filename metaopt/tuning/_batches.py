@@ -31,7 +31,7 @@ from optuna.trial import FrozenTrial, TrialState, create_trial
 
 from metaopt.checkpoint import file_lock
 from metaopt.tuning._progress import StudyProgress
-from metaopt.tuning._recovery import recover_dead_trials
+from metaopt.tuning._recovery import recover_dead_trials, release_own_trials
 from metaopt.tuning._samplers import make_sampler
 
 __all__ = ["QueueOnlyStudy", "NoQueuedTrial", "EarlierBatches", "Discarded", "batch_params", "fill_queue",
@@ -215,6 +215,9 @@ def optimize_in_batches(study: optuna.Study, objective: Callable[[optuna.Trial],
                 ran += 1
             except NoQueuedTrial:
                 time.sleep(poll)  # the rest of this batch runs elsewhere
+    except KeyboardInterrupt:
+        release_own_trials(queue)  # its retry keeps the (batch, slot) and parameters
+        raise
     finally:
         progress.close()
     return ran

@@ -19,7 +19,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from metaopt.tuning._progress import StudyProgress
-from metaopt.tuning._recovery import recover_dead_trials
+from metaopt.tuning._recovery import recover_dead_trials, release_own_trials
 
 __all__ = ["OverBudget", "budget_used", "counts", "describe_counts", "thread_budget", "optimize_within_budget"]
 
@@ -115,6 +115,9 @@ def optimize_within_budget(study: optuna.Study, objective: Callable[[optuna.Tria
             study.optimize(guarded, n_trials=1, catch=(*catch, OverBudget), gc_after_trial=False)
             ran += 1
         board.set_counted(budget_used(study)[0])
+    except KeyboardInterrupt:
+        release_own_trials(study)  # no RUNNING trial left behind; the next run retries it
+        raise
     finally:
         board.close()
     return ran
@@ -129,8 +132,9 @@ def describe_counts(summary: dict[str, Any]) -> str:
         text += f", {summary['iterations_spent']} meta-iterations"
     budget = summary.get("trials_budget")
     text += f"; {c['counted']} counted" + (f" against --trials {budget}" if budget else "")
-    skipped = [f"{c['killed']} failed because their worker died (retried with the same parameters)" if c["killed"]
-               else "", f"{c['over_budget']} started after the budget was spent (no work)" if c["over_budget"] else "",
+    killed = f"{c['killed']} failed because their worker died or was interrupted (retried with the same parameters)"
+    skipped = [killed if c["killed"] else "",
+               f"{c['over_budget']} started after the budget was spent (no work)" if c["over_budget"] else "",
                f"{c['discarded']} discarded (duplicates of queued trials)" if c["discarded"] else ""]
     skipped = [s for s in skipped if s]
     if skipped:

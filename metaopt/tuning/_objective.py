@@ -89,6 +89,11 @@ class Objective:
                     from metaopt.trainer import TrainingDiverged
 
                     raise TrainingDiverged(f"validation {metric} is {state.best}")
+            except KeyboardInterrupt:
+                # Ctrl-C: the trial did not fail, it was stopped; the loop around it enqueues its retry
+                mlflow.set_tag("trial_state", "KILLED")
+                shutil.rmtree(run_dir, ignore_errors=True)
+                raise
             except optuna.TrialPruned as exc:
                 pruned = exc
                 trial.set_user_attr("iterations_run", trainer.state.iteration)

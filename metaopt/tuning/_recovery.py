@@ -10,6 +10,10 @@ A third case neither finds: a trial created at the instant its database went dow
 PostgreSQL SIGKILL) has no heartbeat (Optuna skips those for ever) and no worker (metaopt's objective
 sets the ``worker`` attribute first). Such a trial, RUNNING for twice the grace period with neither, is
 an orphan and is failed and retried the same way.
+
+A worker interrupted by Ctrl-C is alive when it learns of it, and releases its own trial before it exits
+(:func:`release_own_trials`): failed the same way, with its retry enqueued, so the next run neither finds it
+RUNNING nor samples the rest of the budget around a hole.
 """
 
 from __future__ import annotations
@@ -21,9 +25,9 @@ import warnings
 import optuna
 from optuna.trial import TrialState
 
-from metaopt.tuning._storage import host_name, retry_callback
+from metaopt.tuning._storage import host_name, retry_callback, worker_identity
 
-__all__ = ["recover_dead_trials", "close_killed_runs"]
+__all__ = ["recover_dead_trials", "release_own_trials", "close_killed_runs"]
 
 
 def _process_gone(identity: str | None) -> bool:
@@ -66,6 +70,28 @@ def recover_dead_trials(study: optuna.Study) -> list[int]:
                 retry(study, storage.get_trial(trial._trial_id))
                 failed.append(trial.number)
     return failed
+
+
+def release_own_trials(study: optuna.Study) -> list[int]:
+    """This process is leaving mid-trial (Ctrl-C): fail its trials still RUNNING, and enqueue one retry of
+    each of its trials that failed without a reason of its own (Optuna fails the trial that a
+    ``KeyboardInterrupt`` leaves) and has none yet. Return the numbers retried."""
+    me, storage, retry = worker_identity(), study._storage, retry_callback()
+    trials = study.get_trials(deepcopy=False)
+    # a retry's retry_history ends with the trial it retries (its failed_trial is the first of the series)
+    retried = {t.system_attrs["retry_history"][-1] for t in trials if t.system_attrs.get("retry_history")}
+    out = []
+    for t in trials:
+        if t.user_attrs.get("worker") != me or t.number in retried:
+            continue
+        if t.state == TrialState.RUNNING:
+            if not storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL):
+                continue
+        elif t.state != TrialState.FAIL or any(k in t.user_attrs for k in ("fail_reason", "over_budget", "discarded")):
+            continue
+        retry(study, storage.get_trial(t._trial_id))
+        out.append(t.number)
+    return out
 
 
 def _orphan_after(storage: optuna.storages.BaseStorage) -> float | None:

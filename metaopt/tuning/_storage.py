@@ -10,11 +10,14 @@ gives none), so a trial whose worker died is failed after ``grace_period`` secon
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import os
 import re
+import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +28,9 @@ from optuna.trial import FrozenTrial
 from metaopt.errors import ConfigError
 
 __all__ = ["DEFAULT_STORAGE", "STORAGE_ENV", "open_storage", "redact_url", "public_config", "resolve_storage",
-           "password_to_env", "MAX_RETRY", "retry_callback", "worker_identity",
-           "host_name", "EXIT_STORAGE_LOST", "StorageLost", "storage_lost", "describe_storage_error"]
+           "password_to_env", "MAX_RETRY", "ATTEMPT_ATTRS", "retry_callback", "worker_identity",
+           "host_name", "EXIT_STORAGE_LOST", "StorageLost", "storage_lost", "describe_storage_error",
+           "quiet_lost_storage_in_threads"]
 
 DEFAULT_STORAGE = "sqlite:///optuna.db"
 # The storage URL can come from the environment instead of --storage, so a password in it is on no
@@ -76,19 +80,42 @@ def open_storage(url: str | None = None, *, heartbeat_interval: int = 10, grace_
                     heartbeat_stale_trial_callback=retry_callback(),
                 )
 
-        for pause in (0.2, 0.5):
+        for pause in (0.2, 0.5, None):
             try:
-                return rdb()
+                storage = rdb()
+                break
             except Exception as exc:
-                if not _lost_schema_race(exc):
-                    raise
+                if pause is None or not _lost_schema_race(exc):
+                    raise  # the third try's error, if any, is the one reported
                 time.sleep(pause)
-        return rdb()  # a third try: its error, if any, is the one reported
+        if url.startswith("sqlite"):
+            _write_locked_transactions(storage.engine)
+        return storage
     except ConfigError:
         raise
     except Exception as exc:  # driver missing, host unreachable, bad path: one line naming the URL
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise ConfigError(f"cannot open storage {_redact(url)}: {first[:200]}") from None
+
+
+def _write_locked_transactions(engine: Any) -> None:
+    """Every SQLite transaction of ``engine`` starts with ``BEGIN IMMEDIATE``, taking the database's write lock
+    before its first read. Optuna reads a row and then updates it, trusting ``SELECT ... FOR UPDATE`` to lock
+    the row, which SQLite ignores: two workers that popped the same queued trial both set it RUNNING and ran it
+    (a Ctrl-C'd study's two retries, resumed by two workers: one parameter set ran twice, and the second tell
+    raised UpdateFinishedTrialError). SQLAlchemy's documented recipe for pysqlite; the 60 s busy time-out
+    lets the other processes wait their turn."""
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _no_driver_begin(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.isolation_level = None  # pysqlite would otherwise BEGIN (deferred) before a write only
+
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    engine.dispose()  # connections opened while the schema was made lack the first listener
 
 
 def _lost_schema_race(exc: BaseException) -> bool:
@@ -105,11 +132,29 @@ def resolve_storage(url: str | None) -> str:
     return url or os.environ.get(STORAGE_ENV) or DEFAULT_STORAGE
 
 
+# What one attempt at a trial records (metaopt.tuning._objective, the pruning callback, the budget guards):
+# a retry starts without them. A retry that kept "worker" named the dead process until its new worker set its
+# own, so in between another process's recovery failed the running retry under it (UpdateFinishedTrialError).
+ATTEMPT_ATTRS = frozenset({
+    "worker", "mlflow_run_id", "run_dir", "run_config", "algorithm", "metric", "iterations_run", "train_seconds",
+    "fail_reason", "over_budget", "discarded", "pruned_at", "val_mean", "val_ci95", "val_scores",
+    "val_scores_by_step"})
+
+
 def retry_callback() -> Callable[[optuna.Study, FrozenTrial], None]:
-    """Optuna's callback that enqueues a copy of a trial failed by heartbeat (``failed_trial`` attr)."""
+    """Optuna's callback that enqueues a copy of a failed trial (``failed_trial``, ``retry_history`` system
+    attrs; at most :data:`MAX_RETRY` retries), with the parameters and the user attrs it was enqueued with
+    (``--reproducible``'s batch and slot) but none of the failed attempt's (:data:`ATTEMPT_ATTRS`)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
+        enqueue = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
+
+    def retry(study: optuna.Study, trial: FrozenTrial) -> None:
+        fresh = copy.copy(trial)
+        fresh.user_attrs = {k: v for k, v in trial.user_attrs.items() if k not in ATTEMPT_ATTRS}
+        enqueue(study, fresh)
+
+    return retry
 
 
 def redact_url(url: str | None) -> str | None:
@@ -162,18 +207,57 @@ class StorageLost(RuntimeError):
     """Worker processes of one ``tune`` lost the study's database (each said so on one line, exit code 4)."""
 
 
-def storage_lost(exc: BaseException) -> bool:
-    """Whether ``exc`` is the study's database going away (refused or dropped connection, a failed commit)."""
+def _causes(exc: BaseException | None) -> list[BaseException]:
+    """``exc`` and what it was raised from or while handling, as a traceback prints them."""
+    out: list[BaseException] = []
+    while exc is not None and all(exc is not e for e in out):
+        out.append(exc)
+        exc = exc.__cause__ if exc.__cause__ is not None else None if exc.__suppress_context__ else exc.__context__
+    return out
+
+
+def _lost(exc: BaseException) -> bool:
     import sqlalchemy.exc
 
     return isinstance(exc, (StorageLost, optuna.exceptions.StorageInternalError, sqlalchemy.exc.OperationalError,
                             sqlalchemy.exc.InterfaceError))
 
 
+def storage_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` is the study's database going away (refused or dropped connection, a failed commit, a
+    full disk), or an error raised while handling that: Optuna answers a trial it cannot record with
+    ``AssertionError: Should not reach.``, and MLflow's last write fails the same way on a full disk. A
+    ConfigError is bad input (a storage that never opened), whatever it was raised from."""
+    if isinstance(exc, ConfigError):
+        return False
+    return any(_lost(e) for e in _causes(exc))
+
+
 def describe_storage_error(exc: BaseException) -> str:
     """One line for a lost storage: the database's own first line (SQLAlchemy's ``orig``), password masked."""
-    if isinstance(exc, StorageLost):
-        return str(exc)
-    cause = getattr(exc, "orig", None) or exc.__cause__ or exc
+    lost = next((e for e in _causes(exc) if _lost(e)), exc)
+    if isinstance(lost, StorageLost):
+        return str(lost)
+    chain = _causes(lost)  # Optuna's StorageInternalError is raised from SQLAlchemy's, which holds the driver's
+    cause = next((e.orig for e in chain if getattr(e, "orig", None) is not None), chain[-1])
     first = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
     return (redact_url(first) or "")[:200]
+
+
+@contextlib.contextmanager
+def quiet_lost_storage_in_threads() -> Iterator[None]:
+    """Inside the block, a thread that dies of a lost storage (Optuna's heartbeat thread, writing every few
+    seconds, is the first to meet a full disk) prints nothing: the main thread meets the same error at its next
+    write and the CLI names it in one line. Other errors in threads print as before; ``METAOPT_DEBUG=1`` keeps all."""
+    previous = threading.excepthook
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if args.exc_value is not None and storage_lost(args.exc_value) and not os.environ.get("METAOPT_DEBUG"):
+            return
+        previous(args)
+
+    threading.excepthook = hook
+    try:
+        yield
+    finally:
+        threading.excepthook = previous

@@ -111,6 +111,9 @@ def load_study(cfg: TuneConfig, *, worker: int = 0) -> optuna.Study:
     pruner = make_pruner(cfg.pruner_name, iterations=cfg.iterations, val_every=cfg.eval_every)
     study = optuna.create_study(storage=storage, study_name=cfg.study, directions=_directions(cfg),
                                 sampler=sampler, pruner=pruner, load_if_exists=True)
+    if cfg.seed is not None and study.get_trials(deepcopy=False):
+        study.sampler = make_sampler(cfg.sampler, seed=resume_seed(cfg.seed, worker, len(study.trials)),
+                                     n_objectives=len(cfg.objectives))
     if [d.name.lower() for d in study.directions] != _directions(cfg):
         raise ConfigError(f"study {cfg.study!r} optimises {len(study.directions)} objective(s); these "
                           f"--objectives need another --study")
@@ -131,6 +134,16 @@ def load_study(cfg: TuneConfig, *, worker: int = 0) -> optuna.Study:
         _set_once(study, key, wanted)
     _name_metrics(study, metric_names(cfg))
     return study
+
+
+def resume_seed(seed: int, worker: int, trials: int) -> int:
+    """The sampler's seed for ``worker`` on a study that holds ``trials`` trials already. A resumed study
+    seeded as a new one would draw the parameters of its first trials again (a random sampler, TPE's
+    start-up trials): the count of trials so far goes into the seed, so the same command on the same
+    study still draws the same numbers."""
+    import numpy as np
+
+    return int(np.random.SeedSequence([seed % 2**64, worker, trials]).generate_state(1)[0])
 
 
 def _kept_options(cfg: TuneConfig) -> dict[str, Any]:

@@ -13,10 +13,6 @@ import os
 import sys
 from pathlib import Path
 
-from metaopt.tuning._config import TuneConfig
-from metaopt.tuning._storage import EXIT_STORAGE_LOST, describe_storage_error, storage_lost
-from metaopt.tuning._study import run_worker
-
 
 def _leave(folder: Path, index: str, parent: int) -> None:
     """Remove this worker's progress file; if the parent is gone and no other worker's file remains, the folder."""
@@ -36,14 +32,35 @@ def main(argv: list[str]) -> int:
     index, folder = argv
     payload = json.loads(sys.stdin.read())
     parent = payload["parent_pid"]  # not os.getppid() here: the parent may have died while we imported torch
+    import optuna
+
+    from metaopt.tuning._config import TuneConfig
+    from metaopt.tuning._storage import (
+        EXIT_STORAGE_LOST,
+        describe_storage_error,
+        quiet_lost_storage_in_threads,
+        storage_lost,
+    )
+    from metaopt.tuning._study import run_worker
+    from metaopt.tuning._workers import EXIT_INTERRUPTED, interrupt_once
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # as `metaopt tune` itself: no line per trial
     try:
-        run_worker(TuneConfig(**payload["config"]), worker=int(index), parent_run_id=payload["parent_run_id"],
-                   status_dir=folder)
+        with interrupt_once(), quiet_lost_storage_in_threads():
+            run_worker(TuneConfig(**payload["config"]), worker=int(index), parent_run_id=payload["parent_run_id"],
+                       status_dir=folder)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED  # its trial is released (see _workers); the tune process says so in one line
     except Exception as exc:
         if not storage_lost(exc):
             raise
-        # One line, not a traceback per worker: the parent names what happened and how to resume.
-        sys.stderr.write(f"metaopt: worker {index}: lost the study storage ({describe_storage_error(exc)})\n")
+        # Not a traceback per worker: the parent names what happened and how to resume, in one line for all
+        # of them, from the reason each left in the folder; a worker whose parent is gone says it itself.
+        reason = describe_storage_error(exc)
+        if os.getppid() == parent:
+            (Path(folder) / f"lost-{index}.txt").write_text(reason)
+        else:
+            sys.stderr.write(f"metaopt: worker {index}: lost the study storage ({reason})\n")
         return EXIT_STORAGE_LOST
     finally:
         _leave(Path(folder), index, parent)
@@ -51,4 +68,7 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:  # Ctrl-C while it imported: no trial yet, and no traceback per worker
+        sys.exit(130)
