@@ -47,12 +47,35 @@ class RunConfig:
         return dataclasses.asdict(dataclasses.replace(self, benchmark=source_name(self.benchmark)))
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+    def from_dict(cls, data: Any, source: str = "run config") -> RunConfig:
+        """A config read back from JSON (``config.json``, a study's trial). Its shape and the types of its top
+        level are checked here, naming ``source``, the key and the value, so an edited or damaged file is one
+        line, not a TypeError; nested learner and training values are checked where they are built."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"{source}: expected a JSON object of run settings, got {json_kind(data)}")
         known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - known
+        unknown = sorted(map(str, set(data) - known))
         if unknown:
-            raise ConfigError(f"unknown run config keys: {', '.join(sorted(unknown))}")
+            raise ConfigError(f"{source}: unknown run config keys: {', '.join(unknown)}")
+        for key in ("algorithm", "benchmark"):
+            if not isinstance(data.get(key), str) or not data[key]:
+                raise ConfigError(f"{source}: {key} must be a name, got {data.get(key, 'nothing')!r}")
+        for key in ("ways", "shots", "queries"):
+            value = data.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ConfigError(f"{source}: {key} must be a positive integer or null, got {value!r}")
+        for key in ("learner", "train"):
+            if not isinstance(data.get(key, {}), dict):
+                raise ConfigError(f"{source}: {key} must be a JSON object, got {data[key]!r}")
+        if not isinstance(data.get("data_root"), (str, type(None))):
+            raise ConfigError(f"{source}: data_root must be a folder or null, got {data['data_root']!r}")
         return cls(**data)
+
+
+def json_kind(value: Any) -> str:
+    """``a list``, ``a string``, ...: what a JSON value is, for a message."""
+    names = {list: "a list", str: "a string", bool: "true/false", int: "a number", float: "a number"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
 @dataclass
@@ -152,10 +175,13 @@ def load_run(directory: str | Path, *, best: bool = True, benchmark: Any = None)
     directory = Path(directory)
     if not directory.is_dir():
         raise ConfigError(f"checkpoint directory {directory} does not exist")
-    config = RunConfig.from_dict(read_json(directory / CONFIG_FILE))
+    config = RunConfig.from_dict(read_json(directory / CONFIG_FILE), source=str(directory / CONFIG_FILE))
     if benchmark is not None:
         config.benchmark = benchmark
-    run = build_run(config)
+    try:
+        run = build_run(config)
+    except ConfigError as exc:  # a nested value of an edited file: say which file
+        raise ConfigError(f"{directory / CONFIG_FILE}: {exc}") from None
     state = load_checkpoint(directory)
     try:
         weights = state["best_state"] if best and state.get("best_state") else state["learner"]

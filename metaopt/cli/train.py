@@ -249,9 +249,10 @@ def _prepare_out(args: argparse.Namespace, out: Path, check: bool, track: bool, 
             from metaopt.runs import RunConfig, normalized
 
             try:
-                saved = normalized(RunConfig.from_dict(read_json(out / CONFIG_FILE)))
-            except ConfigError:
-                saved = {}
+                saved = normalized(RunConfig.from_dict(read_json(out / CONFIG_FILE), source=str(out / CONFIG_FILE)))
+            except ConfigError as exc:
+                raise ConfigError(f"--out {out}: its run is damaged ({exc}); pass --overwrite or choose another "
+                                  "--out") from None
             differing = [k for k, v in normalized(cfg).items() if saved.get(k) != v]
             if differing:
                 raise ConfigError(f"--out {out} holds a different run ({', '.join(differing)} differ); "

@@ -36,7 +36,7 @@ def load_learner(directory: str | Path) -> Any:
     from metaopt.runs import RunConfig, new_learner
 
     directory = Path(directory)
-    config = RunConfig.from_dict(read_json(directory / CONFIG_FILE))
+    config = RunConfig.from_dict(read_json(directory / CONFIG_FILE), source=str(directory / CONFIG_FILE))
     info = read_json(directory / MODEL_INFO_FILE)
     learner = new_learner(config.algorithm, build_config(config.algorithm, config.learner), info["kind"],
                           tuple(info["input_shape"]), info["out_features"])
