@@ -30,12 +30,16 @@ def load(folder: Path, suffix: str) -> dict[str, dict]:
     return out
 
 
-def cell(row: dict | None, key: str = "mean", ci: str = "ci95", signed: bool = False) -> str:
+def cell(row: dict | None, key: str = "mean", ci: str = "ci95", signed: bool = False, seeds: int = 0) -> str:
+    """``mean ± interval``; a cell with fewer seeds than its column (a run still going) says how many."""
     if row is None or key not in row:
         return "-"
     sign = "+" if signed else ""
     value = f"{100 * row[key]:{sign}.1f}"
-    return value if row.get(ci) is None else f"{value} ± {100 * row[ci]:.1f}"
+    text = value if row.get(ci) is None else f"{value} ± {100 * row[ci]:.1f}"
+    queries = row["n_queries"] // max(row["n_seeds"], 1)
+    have = (row["vs_knn_pairs"] // max(queries, 1)) if signed else row["n_seeds"]
+    return text if have >= seeds else f"{text} ({have} seed{'s' if have != 1 else ''})"
 
 
 def rows_by_key(result: dict) -> dict[tuple[str, int], dict]:
@@ -47,9 +51,10 @@ def table(results: dict[str, dict], keys: list[tuple[str, int]], *, paired: bool
     head = "| method | k | " + " | ".join(f"{d} ({seeds(results[d])})" for d in names) + " |"
     lines = [head, "|" + "---|" * (2 + len(names))]
     by = {d: rows_by_key(results[d]) for d in names}
+    most = {d: max(r["n_seeds"] for r in results[d]["rows"]) for d in names}
     for method, k in keys:
-        cells = [cell(by[d].get((method, k)), "vs_knn", "vs_knn_ci95", True) if paired else
-                 cell(by[d].get((method, k))) for d in names]
+        cells = [cell(by[d].get((method, k)), "vs_knn", "vs_knn_ci95", True, most[d]) if paired else
+                 cell(by[d].get((method, k)), seeds=most[d]) for d in names]
         if paired and all(c == "-" for c in cells):
             continue
         lines.append(f"| {method} | {k} | " + " | ".join(cells) + " |")
@@ -57,7 +62,8 @@ def table(results: dict[str, dict], keys: list[tuple[str, int]], *, paired: bool
 
 
 def seeds(result: dict) -> str:
-    row = result["rows"][0]
+    """``seeds x queries`` of the run's most advanced row."""
+    row = max(result["rows"], key=lambda r: r["n_seeds"])
     return f"{row['n_seeds']} x {row['n_queries'] // row['n_seeds']}"
 
 
